@@ -1,0 +1,144 @@
+"""Self-describing checkpoints: the weights with everything needed to use them.
+
+A checkpoint file is a plain dict of tensors and primitives (loadable with ``weights_only=True``):
+``format``, ``model_config`` (with the full layout, so custom layouts travel too), ``labels``, ``stream``,
+``normalize``, ``state_dict``, ``extra`` (free-form training facts) and, for resumable training checkpoints,
+``training_state``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stfnet.errors import CheckpointError
+from stfnet.features import STREAMS, NormalizeConfig
+from stfnet.layouts import Layout, get_layout
+from stfnet.model import STFNet, STFNetConfig
+
+FORMAT = "stfnet-checkpoint/1"
+
+
+@dataclass
+class Checkpoint:
+    model_config: STFNetConfig
+    labels: list[str]
+    stream: str
+    normalize: NormalizeConfig
+    state_dict: dict[str, torch.Tensor]
+    extra: dict[str, Any] = field(default_factory=dict)
+    training_state: dict[str, Any] | None = None
+
+    @property
+    def layout(self) -> Layout:
+        return get_layout(self.model_config.layout)
+
+    def build_model(self, device: str | torch.device = "cpu") -> STFNet:
+        """The model with these weights, in eval mode, on ``device``."""
+        model = STFNet(self.model_config)
+        load_weights(model, self)
+        return model.to(device).eval()
+
+
+def _config_to_dict(cfg: STFNetConfig) -> dict[str, Any]:
+    d = dataclasses.asdict(cfg)
+    d["layout"] = get_layout(cfg.layout).to_dict()
+    d["mcf_layers"] = list(cfg.mcf_layers)
+    return d
+
+
+def _config_from_dict(d: dict[str, Any]) -> STFNetConfig:
+    d = dict(d)
+    d["layout"] = Layout.from_dict(d["layout"])
+    d["mcf_layers"] = tuple(d["mcf_layers"])
+    known = {f.name for f in dataclasses.fields(STFNetConfig)}
+    return STFNetConfig(**{k: v for k, v in d.items() if k in known})
+
+
+def make_checkpoint(model: STFNet, labels: list[str], stream: str, normalize: NormalizeConfig,
+                    extra: dict[str, Any] | None = None) -> Checkpoint:
+    if stream not in STREAMS:
+        raise ValueError(f"unknown stream '{stream}'")
+    if len(labels) != model.cfg.num_classes:
+        raise ValueError(f"{len(labels)} labels for a model with {model.cfg.num_classes} classes")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return Checkpoint(model.cfg, list(labels), stream, normalize, state, dict(extra or {}))
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
+    """Write atomically: a crash leaves either the old file or the new one, never half of one."""
+    payload = {
+        "format": FORMAT,
+        "model_config": _config_to_dict(ckpt.model_config),
+        "labels": ckpt.labels,
+        "stream": ckpt.stream,
+        "normalize": ckpt.normalize.to_dict(),
+        "state_dict": ckpt.state_dict,
+        "extra": ckpt.extra,
+        "training_state": ckpt.training_state,
+    }
+    atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for a corrupt or foreign file
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an STF-Net checkpoint (no '{FORMAT}' marker)")
+    try:
+        return Checkpoint(
+            model_config=_config_from_dict(payload["model_config"]),
+            labels=list(payload["labels"]),
+            stream=payload["stream"],
+            normalize=NormalizeConfig(**payload["normalize"]),
+            state_dict=payload["state_dict"],
+            extra=payload.get("extra") or {},
+            training_state=payload.get("training_state"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is incomplete or malformed ({exc})") from None
+
+
+def load_weights(model: STFNet, ckpt: Checkpoint) -> None:
+    """Load the checkpoint's weights, after checking that it was made for this kind of model."""
+    want, have = model.cfg, ckpt.model_config
+    ckpt_layout, model_layout = get_layout(have.layout), model.layout
+    if ckpt_layout != model_layout:
+        raise CheckpointError(f"the checkpoint is for layout '{ckpt_layout.name}' ({ckpt_layout.num_joints} "
+                              f"joints) but the model uses layout '{model_layout.name}' "
+                              f"({model_layout.num_joints} joints)")
+    if have.num_classes != want.num_classes:
+        raise CheckpointError(f"the checkpoint has {have.num_classes} classes but the model has "
+                              f"{want.num_classes}")
+    if have.in_channels != want.in_channels:
+        raise CheckpointError(f"the checkpoint expects {have.in_channels} input channels but the model has "
+                              f"{want.in_channels}")
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"the checkpoint's weights do not fit this model configuration ({first})") from None

@@ -1,0 +1,28 @@
+"""Shared test setup: headless Qt, deterministic torch, and where the real data in ../shared lives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED = Path(os.environ.get("STFNET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared, or a skip with the reason when it is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (set STFNET_SHARED to the shared folder)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

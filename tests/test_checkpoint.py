@@ -1,0 +1,61 @@
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from stfnet import STFNet, STFNetConfig
+from stfnet.checkpoint import load_checkpoint, load_weights, make_checkpoint, save_checkpoint
+from stfnet.errors import CheckpointError
+from stfnet.features import NormalizeConfig
+
+TINY = {"base_channels": 8}
+
+
+def test_round_trip_keeps_weights_outputs_and_metadata(tmp_path):
+    model = STFNet(STFNetConfig(num_classes=3, **TINY)).eval()
+    norm = NormalizeConfig(num_frames=32, coords=2, use_score=True)
+    ckpt = make_checkpoint(model, ["wave", "clap", "jump"], "bone", norm, extra={"epoch": 7})
+    save_checkpoint(ckpt, tmp_path / "m.pt")
+    loaded = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.labels == ["wave", "clap", "jump"] and loaded.stream == "bone"
+    assert loaded.normalize == norm and loaded.extra == {"epoch": 7}
+    assert dataclasses.replace(loaded.model_config, layout="openpose18") == model.cfg
+    x = torch.randn(2, 3, 16, 18, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.build_model()(x), model(x))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_custom_layout_travels_inside_the_checkpoint(tmp_path):
+    layout = {"name": "tri", "joints": ["a", "b", "c"], "edges": [[1, 0], [2, 1]], "center": 0, "parts": [[[0], [1, 2]]]}
+    path = tmp_path / "tri.json"
+    path.write_text(json.dumps(layout))
+    model = STFNet(STFNetConfig(layout=str(path), num_classes=2, **TINY))
+    save_checkpoint(make_checkpoint(model, ["a", "b"], "joint", NormalizeConfig()), tmp_path / "m.pt")
+    path.unlink()  # the checkpoint alone is enough
+    loaded = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.layout.joints == ("a", "b", "c") and loaded.layout.parents == (0, 0, 1)
+    assert loaded.build_model()(torch.randn(1, 3, 8, 3, 1)).shape == (1, 2)
+
+
+def test_loading_into_another_layout_or_class_count_says_so(tmp_path):
+    ckpt = make_checkpoint(STFNet(STFNetConfig(num_classes=3, **TINY)), ["a", "b", "c"], "joint", NormalizeConfig())
+    with pytest.raises(CheckpointError, match="layout 'openpose18' .* model uses layout 'ntu25'"):
+        load_weights(STFNet(STFNetConfig(layout="ntu25", num_classes=3, **TINY)), ckpt)
+    with pytest.raises(CheckpointError, match="checkpoint has 3 classes but the model has 4"):
+        load_weights(STFNet(STFNetConfig(num_classes=4, **TINY)), ckpt)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_weights(STFNet(STFNetConfig(num_classes=3, base_channels=16)), ckpt)
+
+
+def test_unreadable_files_are_named(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt is not a readable checkpoint"):
+        load_checkpoint(junk)
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an STF-Net checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")

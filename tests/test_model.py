@@ -1,0 +1,100 @@
+import pytest
+import torch
+
+from stfnet import STFNet, STFNetConfig, stgcn_config
+
+TINY = {"base_channels": 8, "num_classes": 5}
+
+VARIANTS = {
+    "stfnet": STFNetConfig(**TINY),
+    "stgcn": stgcn_config(**TINY),
+    "mask_only": STFNetConfig(mcf=False, tdf=False, **TINY),
+    "mask_tdf": STFNetConfig(mcf=False, **TINY),
+    "mask_mcf": STFNetConfig(tdf=False, **TINY),
+    "tdf_motion": STFNetConfig(tdf_motion=True, **TINY),
+    "one_grain": STFNetConfig(num_grains=1, **TINY),
+    "ntu_three_grains": STFNetConfig(layout="ntu25", **TINY),
+    "ntu_two_grains": STFNetConfig(layout="ntu25", num_grains=2, **TINY),
+    "dropout": STFNetConfig(dropout=0.5, **TINY),
+}
+
+
+def _input(cfg, n=2, t=16, m=2):
+    v = STFNet(cfg).layout.num_joints
+    return torch.randn(n, cfg.in_channels, t, v, m)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_variant_runs_and_every_parameter_gets_a_gradient(name):
+    cfg = VARIANTS[name]
+    model = STFNet(cfg).train()
+    for block in model.blocks:  # a fresh MCF is the identity (zero-initialised output BN), which would
+        if block.mcf is not None:  # hide the gradient of everything inside it: wake it up first
+            torch.nn.init.ones_(block.mcf.bn.weight)
+    x = _input(cfg)
+    logits = model(x)
+    assert logits.shape == (2, 5)
+    assert torch.isfinite(logits).all()
+    logits.logsumexp(dim=1).sum().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, f"{pname} got no gradient"
+        assert torch.isfinite(p.grad).all(), f"{pname} has a non-finite gradient"
+    zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
+    assert not zero, f"parameters with an all-zero gradient: {zero}"
+
+
+def test_forward_with_maps_shapes_and_ranges():
+    cfg = STFNetConfig(layout="ntu25", **TINY)
+    model = STFNet(cfg).eval()
+    x = _input(cfg, n=3, t=20, m=2)
+    with torch.no_grad():
+        logits, maps = model.forward_with_maps(x)
+        torch.testing.assert_close(logits, model(x))
+    assert sorted(maps.mcf) == [4, 5, 6, 7, 8, 9]
+    assert sorted(maps.tdf) == list(range(1, 10))
+    for layer, grains in maps.mcf.items():
+        assert [g.shape for g in grains] == [(6, 25, 25), (6, 25, 10), (6, 25, 5)]
+        for g in grains:
+            torch.testing.assert_close(g.sum(-1), torch.ones(6, 25))
+            assert (g >= 0).all()
+        assert maps.mcf_grain_weights[layer].shape == (3,)
+    frames = {1: 20, 2: 20, 3: 20, 4: 20, 5: 10, 6: 10, 7: 10, 8: 5, 9: 5}  # stride 2 in layers 4 and 7
+    for layer, w in maps.tdf.items():
+        channels = 8 if layer <= 3 else 16 if layer <= 6 else 32
+        assert w.shape == (6, channels, frames[layer])
+        assert ((w > 0) & (w < 1)).all()
+
+
+def test_stgcn_config_has_no_focus_modules_and_fewer_parameters():
+    full, base = STFNet(STFNetConfig(**TINY)), STFNet(stgcn_config(**TINY))
+    assert all(b.mcf is None and b.tdf is None and b.scn.mask is None for b in base.blocks)
+    assert sum(p.numel() for p in base.parameters()) < sum(p.numel() for p in full.parameters())
+    _, maps = base.forward_with_maps(_input(stgcn_config(**TINY)))
+    assert maps.mcf == {} and maps.tdf == {}
+
+
+def test_mask_starts_equal_to_the_graph():
+    model = STFNet(STFNetConfig(**TINY))
+    scn = model.blocks[3].scn
+    torch.testing.assert_close(scn.mask.detach(), scn.graph)
+
+
+def test_one_person_input_works_for_a_two_person_trained_model():
+    model = STFNet(STFNetConfig(**TINY)).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 12, 18, 1)).shape == (1, 5)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [((3, 16, 18, 1), "rank 4"), ((1, 2, 16, 18, 1), "expects 3 channels and 18 joints, got 2 channels"),
+     ((1, 3, 16, 25, 1), "got 3 channels and 25 joints")],
+)
+def test_bad_input_is_named(shape, message):
+    with pytest.raises(ValueError, match=message):
+        STFNet(STFNetConfig(**TINY))(torch.randn(*shape))
+
+
+def test_too_many_grains_is_refused():
+    with pytest.raises(ValueError, match="num_grains must be between 1 and 2 for layout 'openpose18'"):
+        STFNet(STFNetConfig(num_grains=3, **TINY))
