@@ -80,24 +80,22 @@ class MCF(nn.Module):
 
     def __init__(self, channels: int, pools: list[Tensor], reduction: int) -> None:
         super().__init__()
-        inner = channels // reduction
-        self.reduce = nn.Conv2d(channels, inner, 1)
-        self.gamma = nn.Conv2d(inner, inner, 1)  # query
-        self.phi = nn.Conv2d(inner, inner, 1)  # key
-        self.theta = nn.Conv2d(inner, inner, 1)  # value
+        self.inner = channels // reduction
+        self.reduce = nn.Conv2d(channels, self.inner, 1)
+        self.embed = nn.Conv2d(self.inner, 3 * self.inner, 1)  # gamma, phi, theta (query, key, value) in one conv
         self.register_buffer("pool", torch.cat(pools, dim=1))  # (V, sum of V_i): joints -> parts of all grains
         self.grain_sizes = [p.shape[1] for p in pools]
         self.grain_weights = nn.Parameter(torch.full((len(pools),), 1.0 / len(pools)))
-        self.expand = nn.Conv2d(inner, channels, 1)
+        self.expand = nn.Conv2d(self.inner, channels, 1)
         self.bn = nn.BatchNorm2d(channels)
         nn.init.zeros_(self.bn.weight)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         n, _, t, v = x.shape
-        h = self.reduce(x)  # (N, C/a, T, V)
-        query = self.gamma(h).flatten(1, 2).transpose(1, 2)  # (N, V, C/a*T)
-        key = torch.einsum("nctv,vp->nctp", self.phi(h), self.pool).flatten(1, 2)  # (N, C/a*T, P)
-        value = torch.einsum("nctv,vp->nctp", self.theta(h), self.pool).flatten(1, 2)  # (N, C/a*T, P)
+        query, key_value = self.embed(self.reduce(x)).split([self.inner, 2 * self.inner], dim=1)  # (N, C/a | 2C/a, T, V)
+        query = query.flatten(1, 2).transpose(1, 2)  # (N, V, C/a*T)
+        key_value = torch.einsum("nctv,vp->nctp", key_value, self.pool)  # (N, 2C/a, T, P): joints -> parts
+        key, value = (kv.flatten(1, 2) for kv in key_value.chunk(2, dim=1))  # (N, C/a*T, P) each
         similarity = query @ key / math.sqrt(query.shape[-1])  # (N, V, P)
         maps, context = [], 0
         for weight, sim, val in zip(self.grain_weights, similarity.split(self.grain_sizes, -1),
