@@ -28,8 +28,10 @@ class NormalizeConfig:
     use_score: bool = False  # append each joint's score as a channel (x, y, score for 2D pose estimates)
     center: str = "first_frame"  # subtract the center joint: of the first frame it is seen in, per frame, or not
     scale: str = "bones"  # divide by the main person's mean bone length, or not
+    ignore_joints: tuple[int, ...] = ()  # joints always treated as unseen (ones the training data never had)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ignore_joints", tuple(int(j) for j in self.ignore_joints))
         if self.center not in CENTER_MODES:
             raise ValueError(f"center must be one of {CENTER_MODES}, got '{self.center}'")
         if self.scale not in SCALE_MODES:
@@ -85,6 +87,9 @@ def normalize(keypoints: np.ndarray, scores: np.ndarray | None, layout: Layout, 
     if keypoints.shape[3] < cfg.coords:
         raise ValueError(f"keypoints have {keypoints.shape[3]} coordinates, the model needs {cfg.coords}")
     scores = default_scores(keypoints) if scores is None else scores
+    if cfg.ignore_joints:
+        scores = scores.copy()
+        scores[..., list(cfg.ignore_joints)] = 0
     kp, sc = select_persons(keypoints[..., : cfg.coords].astype(np.float32), scores.astype(np.float32),
                             cfg.num_persons)
     valid = sc > 0  # (M, T, V)

@@ -1,0 +1,1 @@
+"""Offline training: dataset conversion, training, evaluation. Imports stfnet, never the GUI."""

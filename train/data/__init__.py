@@ -1,0 +1,1 @@
+"""Datasets: converters to the one on-disk format, the Dataset class and augmentation."""
