@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from main import main
+from stfnet import STFNet, STFNetConfig
+from stfnet.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from stfnet.features import NormalizeConfig
+from train.export import export, run_exported
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    model = STFNet(STFNetConfig(num_classes=4, base_channels=8)).eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(make_checkpoint(model, list("abcd"), "bone", NormalizeConfig(num_frames=16, coords=2,
+                                                                                use_score=True)), path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_matches_pytorch_on_a_new_input(checkpoint, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    ckpt = load_checkpoint(checkpoint)
+    out = tmp_path / f"m.{fmt}"
+    diff = export(ckpt, fmt, out)
+    assert diff is not None and diff < 1e-4
+    x = torch.randn(3, 3, 16, 18, 1)  # another batch size than the export was traced with
+    with torch.no_grad():
+        expected = ckpt.build_model()(x).numpy()
+    np.testing.assert_allclose(run_exported(out, fmt, x), expected, atol=1e-4)
+    meta = json.loads((tmp_path / f"m.{fmt}.json").read_text())
+    assert meta["labels"] == list("abcd") and meta["stream"] == "bone" and meta["layout"]["name"] == "openpose18"
+
+
+def test_export_command_and_bad_checkpoint(checkpoint, tmp_path, capsys):
+    assert main(["export", "--checkpoint", str(checkpoint), "--format", "torchscript"]) == 0
+    assert checkpoint.with_suffix(".ts").is_file()
+    assert "largest difference to PyTorch" in capsys.readouterr().out
+    assert main(["export", "--checkpoint", str(tmp_path / "none.pt"), "--format", "onnx"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "none.onnx").exists()
