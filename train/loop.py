@@ -178,6 +178,9 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, float
     train_set = SkeletonDataset(split_annotations(data, cfg.train_split), layout, cfg.normalize, cfg.stream,
                                 cfg.augment, cfg.seed)
     val_set = SkeletonDataset(split_annotations(data, cfg.val_split), layout, cfg.normalize, cfg.stream)
+    for split, dataset in ((cfg.train_split, train_set), (cfg.val_split, val_set)):
+        if len(dataset) == 0:  # would fail later inside torch with a message that names neither
+            raise UserError(f"split '{split}' of {cfg.data} holds no samples: choose another split")
     model_cfg = dataclasses.replace(cfg.model, layout=layout, num_classes=len(labels),
                                     in_channels=cfg.normalize.in_channels)
     torch.manual_seed(cfg.seed)
@@ -208,6 +211,9 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, float
                               persistent_workers=cfg.workers > 0)
     val_loader = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=cfg.workers)
     extra = {"train_config": _config_summary(cfg), "dataset": str(cfg.data), "split": cfg.val_split}
+    if data.get("fps"):  # how much time one window covers, so live input can be buffered alike
+        mean_frames = sum(a["keypoint"].shape[1] for a in train_set.annotations) / len(train_set)
+        extra["window_seconds"] = round(mean_frames * sum(cfg.augment.crop) / 2 / float(data["fps"]), 3)
 
     metrics: dict[str, float] = history[-1] if history else {}
     for epoch in range(start_epoch, cfg.epochs):

@@ -60,7 +60,8 @@ def convert_utd(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"no UTD-MHAD files (a*_s*_t*_skeleton.mat) found in {root}")
     annotations = convert_all(files, lambda p: utd.convert_file(p, args.form), args.on_error, "UTD-MHAD")
     return {"split": utd.cross_subject_split(annotations), "annotations": annotations,
-            "classes": read_label_names(args.labels) or utd.read_action_names(root), "layout": args.form}
+            "classes": read_label_names(args.labels) or utd.read_action_names(root), "layout": args.form,
+            "fps": utd.FPS}
 
 
 def convert_ntu(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def convert_ntu(args: argparse.Namespace) -> dict[str, Any]:
     if top > len(labels):
         raise UserError(f"action A{top:03d} has no name: the labels file names only {len(labels)} classes")
     return {"split": ntu.splits(annotations, ntu120), "annotations": annotations, "classes": labels,
-            "layout": "ntu25"}
+            "layout": "ntu25", "fps": ntu.FPS}
 
 
 def convert_kinetics(args: argparse.Namespace) -> dict[str, Any]:
@@ -94,20 +95,21 @@ def convert_kinetics(args: argparse.Namespace) -> dict[str, Any]:
     if not present:
         folders = " and ".join(str(kinetics.split_folder(root, s)[0]) for s in kinetics.SPLITS)
         raise UserError(f"no Kinetics-skeleton clip folders in {root}: expected {folders}")
-    annotations, split, label_files = [], {}, []
-    for name in present:
+    label_files = {}
+    for name in present:  # every label file is read before any clip, so a missing one fails fast
         folder, label_file = kinetics.split_folder(root, name)
         if not label_file.is_file():
             raise UserError(f"{folder} has no label file {label_file}")
-        labels = kinetics.read_labels(label_file)
-        label_files.append(labels)
-        done = convert_all(sorted(folder.glob("*.json")),
+        label_files[name] = kinetics.read_labels(label_file)
+    annotations, split = [], {}
+    for name, labels in label_files.items():
+        done = convert_all(sorted(kinetics.split_folder(root, name)[0].glob("*.json")),
                            lambda p, labels=labels: kinetics.convert_file(p, labels, tuple(args.image_size)),
                            args.on_error, f"Kinetics {name}")
         split[name] = [a["frame_dir"] for a in done]
         annotations += done
-    return {"split": split, "annotations": annotations, "layout": "openpose18",
-            "classes": read_label_names(args.labels) or kinetics.class_names(label_files)}
+    return {"split": split, "annotations": annotations, "layout": "openpose18", "fps": kinetics.FPS,
+            "classes": read_label_names(args.labels) or kinetics.class_names(list(label_files.values()))}
 
 
 def convert_pyskl_sample(args: argparse.Namespace) -> dict[str, Any]:
@@ -172,9 +174,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pad-to", type=int, default=0, metavar="FRAMES",
                        help="repeat shorter sequences up to FRAMES frames, as 2s-AGCN does with 300 (default: "
                             "keep each sample's length; the training window resamples it anyway)")
-    group.add_argument("--vertical", default="z", choices=prenorm.VERTICAL_AXES,
-                       help="axis the spine is turned to: z as in 2s-AGCN (default), or y as in Kinect camera "
-                            "space and UTD-MHAD, which the 3D rotation augmentation assumes")
+    group.add_argument("--vertical", default="y", choices=prenorm.VERTICAL_AXES,
+                       help="axis the spine is turned to: y as in Kinect camera space and UTD-MHAD, which the 3D "
+                            "rotation augmentation assumes (default), or z as in 2s-AGCN")
     group = parser.add_argument_group("kinetics")
     group.add_argument("--image-size", type=int, nargs=2, default=kinetics.IMAGE_SIZE, metavar=("W", "H"),
                        help="frame size the normalised poses are scaled back to (default: 340 256, ST-GCN's)")
@@ -187,6 +189,10 @@ def run(args: argparse.Namespace) -> int:
     data = CONVERTERS[args.source][0](args)
     if not data["annotations"]:
         raise UserError(f"nothing was converted from {args.input}")
+    top = max(int(a["label"]) for a in data["annotations"])
+    if data.get("classes") and top >= len(data["classes"]):
+        raise UserError(f"label {top} has no class name: only {len(data['classes'])} names are known "
+                        "(give a complete --labels file)")
     save_dataset(data, args.output)
     sizes = ", ".join(f"{name} {len(names)}" for name, names in data["split"].items())
     print(f"wrote {len(data['annotations'])} samples to {args.output} ({sizes})")

@@ -5,7 +5,8 @@
                       "keypoint_score": (M, T, V) float32 (optional), "total_frames": int,
                       "img_shape": (h, w) (optional)}, ...],
      "classes": [name, ...],   # ours, optional: class names in label order
-     "layout": str | dict}     # ours, optional: the skeleton layout the keypoints follow
+     "layout": str | dict,     # ours, optional: the skeleton layout the keypoints follow
+     "fps": float}             # ours, optional: frames per second of the keypoint sequences
 
 Files prepared for pyskl or mmaction2 load as they are; the two optional keys are ignored by those tools.
 mmaction2 0.x wrote a bare list of annotations per split file: it loads as one split named ``all``.

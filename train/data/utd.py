@@ -21,6 +21,7 @@ from train.data.format import SampleError, make_annotation
 
 FORMS = ("ntu25", "kinect20", "openpose18")
 TRAIN_SUBJECTS = (1, 3, 5, 7)
+FPS = 30  # Kinect v1 skeleton rate
 FILE_PATTERN = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton\.mat$")
 ACTIONS = (
     "swipe_left", "swipe_right", "wave", "clap", "throw", "arm_cross", "basketball_shoot", "draw_x",
