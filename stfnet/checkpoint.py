@@ -9,14 +9,13 @@ A checkpoint file is a plain dict of tensors and primitives (loadable with ``wei
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from stfnet.atomic import atomic_open
 from stfnet.errors import CheckpointError
 from stfnet.features import STREAMS, NormalizeConfig
 from stfnet.layouts import Layout, get_layout
@@ -87,16 +86,8 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(obj, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:

@@ -11,3 +11,7 @@ class LayoutError(UserError, ValueError):
 
 class CheckpointError(UserError):
     """A checkpoint cannot be read, or does not fit the model or data it is used with."""
+
+
+class SourceError(UserError):
+    """A camera, video or keypoint file cannot be opened or read to the end."""

@@ -92,14 +92,15 @@ class MCF(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         n, _, t, v = x.shape
-        query, key_value = self.embed(self.reduce(x)).split([self.inner, 2 * self.inner], dim=1)  # (N, C/a | 2C/a, T, V)
+        embedded = self.embed(self.reduce(x))  # (N, 3C/a, T, V)
+        query, key_value = embedded.split([self.inner, 2 * self.inner], dim=1)  # (N, C/a, T, V), (N, 2C/a, T, V)
         query = query.flatten(1, 2).transpose(1, 2)  # (N, V, C/a*T)
         key_value = torch.einsum("nctv,vp->nctp", key_value, self.pool)  # (N, 2C/a, T, P): joints -> parts
         key, value = (kv.flatten(1, 2) for kv in key_value.chunk(2, dim=1))  # (N, C/a*T, P) each
         similarity = query @ key / math.sqrt(query.shape[-1])  # (N, V, P)
         maps, context = [], 0
         for weight, sim, val in zip(self.grain_weights, similarity.split(self.grain_sizes, -1),
-                                    value.split(self.grain_sizes, -1)):
+                                    value.split(self.grain_sizes, -1), strict=True):
             attention = sim.softmax(dim=-1)  # (N, V, V_i)
             maps.append(attention)
             context = context + weight * (val @ attention.transpose(1, 2))  # (N, C/a*T, V)

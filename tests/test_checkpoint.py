@@ -28,7 +28,8 @@ def test_round_trip_keeps_weights_outputs_and_metadata(tmp_path):
 
 
 def test_custom_layout_travels_inside_the_checkpoint(tmp_path):
-    layout = {"name": "tri", "joints": ["a", "b", "c"], "edges": [[1, 0], [2, 1]], "center": 0, "parts": [[[0], [1, 2]]]}
+    layout = {"name": "tri", "joints": ["a", "b", "c"], "edges": [[1, 0], [2, 1]], "center": 0,
+              "parts": [[[0], [1, 2]]]}
     path = tmp_path / "tri.json"
     path.write_text(json.dumps(layout))
     model = STFNet(STFNetConfig(layout=str(path), num_classes=2, **TINY))

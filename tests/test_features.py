@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from stfnet.features import (NormalizeConfig, fuse_scores, normalize, prepare, resample_indices, select_persons,
-                             to_stream)
+from stfnet.features import (
+    NormalizeConfig,
+    fuse_scores,
+    normalize,
+    prepare,
+    resample_indices,
+    select_persons,
+    to_stream,
+)
 from stfnet.layouts import get_layout
 
 OP18 = get_layout("openpose18")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from train.atomic import write_text
+from stfnet.atomic import write_text
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from stfnet.atomic import write_text
 from stfnet.errors import UserError
 from stfnet.features import fuse_scores
-from train.atomic import write_text
 from train.loop import topk_accuracy
 from train.scores import Scores, load_scores
 

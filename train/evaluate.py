@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from stfnet.atomic import write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.errors import UserError
-from train.atomic import write_text
 from train.data.dataset import SkeletonDataset
 from train.data.format import load_dataset, split_annotations
 from train.loop import predict, topk_accuracy

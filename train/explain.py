@@ -41,12 +41,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from stfnet.atomic import atomic_open, write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.errors import UserError
 from stfnet.features import prepare
 from stfnet.layouts import Layout
 from stfnet.model import STFNet
-from train.atomic import atomic_open, write_text
 from train.data.format import load_dataset
 from train.evaluate import check_fits
 from train.explain_figures import feature_figure, mcf_figure, save_png, tdf_figure

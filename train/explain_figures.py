@@ -21,8 +21,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from stfnet.atomic import atomic_open
 from stfnet.layouts import Layout
-from train.atomic import atomic_open
 
 
 def _figure(width: float, height: float) -> Figure:

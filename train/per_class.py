@@ -14,10 +14,10 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from stfnet.atomic import write_text
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
 from stfnet.model import STFNetConfig
-from train.atomic import write_text
 from train.evaluate import compute_metrics, evaluate_checkpoint
 from train.explain_figures import per_class_figure, save_png
 

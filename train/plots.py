@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.atomic import atomic_open
+from stfnet.atomic import atomic_open
 
 
 def plot_confusion(confusion: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stfnet.atomic import atomic_open
 from stfnet.errors import UserError
-from train.atomic import atomic_open
 
 
 @dataclass

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from stfnet.atomic import atomic_open
 from stfnet.errors import UserError
 from stfnet.layouts import get_layout
-from train.atomic import atomic_open
 from train.data.format import SampleError, make_annotation, save_dataset, stratified_split
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")

@@ -16,14 +16,13 @@ points to ``main.py convert pyskl-sample``, which wraps such files into one.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from stfnet.atomic import atomic_open
 from stfnet.errors import UserError
 
 
@@ -61,16 +60,8 @@ def load_dataset(path: str | Path) -> dict[str, Any]:
 
 def save_dataset(data: dict[str, Any], path: str | Path) -> None:
     """Write atomically, so an interrupted conversion never leaves a half-written dataset."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def split_annotations(data: dict[str, Any], split: str) -> list[dict[str, Any]]:
