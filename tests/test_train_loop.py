@@ -87,7 +87,8 @@ def test_ddp_on_cpu_trains_and_only_rank_0_writes(tmp_path):
            "--device", "cpu"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "last.pt", "metrics.csv", "metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "final.pt", "last.pt", "metrics.csv", "metrics.json"]
+    assert load_checkpoint(out / "final.pt").training_state is None
     assert proc.stderr.count("epoch 2/2  loss") == 1  # one process reports
     final = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert len(final) == 1 and json.loads(final[0])["epoch"] == 2

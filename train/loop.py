@@ -1,8 +1,10 @@
 """`python main.py train`: train one stream of STF-Net on a dataset file.
 
 ``train_one_epoch()`` and ``evaluate()`` do one pass each; ``fit()`` runs the whole schedule, writes per-epoch
-metrics (CSV and JSON) and the ``last.pt`` and ``best.pt`` checkpoints atomically every epoch, and resumes from
-``last.pt``. Under ``torchrun --nproc_per_node N main.py train ...`` it runs DistributedDataParallel (NCCL on
+metrics (CSV and JSON) and the checkpoints atomically every epoch, and resumes from ``last.pt``. Checkpoints:
+``last.pt`` (with optimizer state, for resuming), ``best.pt`` (best validation top-1 so far) and, at the end,
+``final.pt`` (the last epoch without optimizer state: the one to use when the validation split is the test split,
+since choosing the best epoch on it would select on test data). Under ``torchrun --nproc_per_node N main.py train ...`` it runs DistributedDataParallel (NCCL on
 CUDA, gloo on the CPU); ``--batch-size`` stays the global batch, split over the processes.
 
 Reproducibility: the data order comes from ``DistributedSampler(seed).set_epoch(epoch)``, augmentation draws
@@ -231,6 +233,8 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, float
             if metrics["val_top1"] > best:
                 best = metrics["val_top1"]
                 save_checkpoint(ckpt, out / "best.pt")
+            if epoch + 1 == cfg.epochs:  # the end of the schedule, without optimizer state: the one to ship
+                save_checkpoint(ckpt, out / "final.pt")
             ckpt.training_state = {"optimizer": optimizer.state_dict(), "epoch": epoch + 1, "best_top1": best,
                                    "history": history, "scaler": scaler.state_dict() if scaler else None}
             save_checkpoint(ckpt, out / "last.pt")
