@@ -1,0 +1,1 @@
+"""Benchmarks behind `python main.py bench {model,pipeline,train}`; each prints JSON."""
