@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         # Everything is computed before the first file is written; each one appears whole or not at all.
         write_text(args.out, json.dumps(document, indent=1))
         if args.csv is not None:
-            write_text(args.csv, _csv(timeline, args.top_k))
+            write_text(args.csv, timeline_csv(timeline, args.top_k))
         if annotator is not None:
             annotator.video.commit()
     print(f"{len(timeline)} predictions for {frames} frames -> {args.out}")
@@ -158,7 +158,7 @@ class _Annotator:
         self._write_ready(everything=True)
 
 
-def _prediction_record(p: Prediction) -> dict[str, Any]:
+def prediction_record(p: Prediction) -> dict[str, Any]:
     return {
         "time": round(p.timestamp, 4),
         "frame_index": p.frame_index,
@@ -179,11 +179,11 @@ def _timeline(args: argparse.Namespace, checkpoint: Path, source: Any, recognize
         "fps": source.fps,
         "frames": frames,
         "window_seconds": recognizer.window_seconds,
-        "predictions": [_prediction_record(p) for p in timeline],
+        "predictions": [prediction_record(p) for p in timeline],
     }
 
 
-def _csv(timeline: list[Prediction], top_k: int) -> str:
+def timeline_csv(timeline: list[Prediction], top_k: int) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["time", "frame_index", "state"]

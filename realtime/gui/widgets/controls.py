@@ -1,0 +1,157 @@
+"""Controls: source (camera index, video file, checkpoint), pose backend, confidence, mirror, and the transport bar.
+
+They only report what the user asked for, as signals; the window decides what happens.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QSignalBlocker, Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStyle,
+    QWidget,
+)
+
+BUNDLED, TASKS = 0, 1  # rows of the pose backend selector
+
+
+class SourceControls(QWidget):
+    camera_requested = pyqtSignal(int)
+    video_dialog_requested = pyqtSignal()
+    checkpoint_dialog_requested = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.camera_index = QSpinBox()
+        self.camera_index.setRange(0, 16)
+        self.camera_index.setToolTip("camera index (0 is the first camera)")
+        self.open_camera = QPushButton("Open camera")
+        self.open_video = QPushButton("Open video…")
+        self.open_checkpoint = QPushButton("Open checkpoint…")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Camera"))
+        layout.addWidget(self.camera_index)
+        layout.addWidget(self.open_camera)
+        layout.addSpacing(8)
+        layout.addWidget(self.open_video)
+        layout.addWidget(self.open_checkpoint)
+        self.open_camera.clicked.connect(lambda: self.camera_requested.emit(self.camera_index.value()))
+        self.open_video.clicked.connect(self.video_dialog_requested)
+        self.open_checkpoint.clicked.connect(self.checkpoint_dialog_requested)
+
+
+class PoseControls(QWidget):
+    bundled_requested = pyqtSignal()
+    tasks_dialog_requested = pyqtSignal()  # the user chose "MediaPipe Tasks": ask for the .task file
+    confidence_changed = pyqtSignal(float)
+    mirror_toggled = pyqtSignal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.backend = QComboBox()
+        self.backend.addItems(["MediaPipe (bundled)", "MediaPipe Tasks (.task)…"])
+        self.backend.setToolTip("pose estimator: the bundled single-person model, or a pose_landmarker .task file")
+        self.confidence = QDoubleSpinBox()
+        self.confidence.setRange(0.0, 1.0)
+        self.confidence.setSingleStep(0.05)
+        self.confidence.setDecimals(2)
+        self.confidence.setToolTip("joints the pose estimator is less confident of count as not seen")
+        self.mirror = QCheckBox("Mirror")
+        self.mirror.setToolTip("flip the picture left-right (display only; the model sees the true image)")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Pose"))
+        layout.addWidget(self.backend)
+        layout.addWidget(QLabel("Confidence ≥"))
+        layout.addWidget(self.confidence)
+        layout.addWidget(self.mirror)
+        self.backend.activated.connect(self._on_backend)  # activated: user choices only, not set_backend()
+        self.confidence.valueChanged.connect(self.confidence_changed)
+        self.mirror.toggled.connect(self.mirror_toggled)
+
+    def _on_backend(self, row: int) -> None:
+        if row == TASKS:
+            self.tasks_dialog_requested.emit()
+        else:
+            self.bundled_requested.emit()
+
+    def set_backend(self, name: str, tasks: bool) -> None:
+        """Show the backend in use (after a change, or after a cancelled file dialog)."""
+        self.backend.setCurrentIndex(TASKS if tasks else BUNDLED)
+        self.backend.setToolTip(f"pose estimator in use: {name}")
+
+    def set_confidence(self, value: float) -> None:
+        with QSignalBlocker(self.confidence):
+            self.confidence.setValue(value)
+
+
+class TransportBar(QWidget):
+    play_requested = pyqtSignal()
+    pause_requested = pyqtSignal()
+    seek_requested = pyqtSignal(int)  # frame index
+    loop_toggled = pyqtSignal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.play_pause = QPushButton()
+        self.play_pause.setFixedWidth(40)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setTracking(False)  # seek when the handle is released, not on every pixel of a drag
+        self.time = QLabel("--:-- / --:--")
+        self.loop = QCheckBox("Loop")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(self.play_pause)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.time)
+        layout.addWidget(self.loop)
+        self._playing = False
+        self._fps = 30.0
+        self._count = 0
+        self.play_pause.clicked.connect(self._on_play_pause)
+        self.slider.valueChanged.connect(self.seek_requested)  # user moves only: set_position blocks signals
+        self.loop.toggled.connect(self.loop_toggled)
+        self.set_source(live=True, frame_count=None, fps=None)
+        self.set_playing(False)
+
+    def _on_play_pause(self) -> None:
+        (self.pause_requested if self._playing else self.play_requested).emit()
+
+    def set_source(self, live: bool, frame_count: int | None, fps: float | None) -> None:
+        """A camera has no position; a video file gets a slider over its frames."""
+        self._fps = fps or 30.0
+        self._count = frame_count or 0
+        seekable = not live and self._count > 0
+        self.slider.setEnabled(seekable)
+        self.loop.setEnabled(not live)
+        with QSignalBlocker(self.slider):
+            self.slider.setRange(0, max(0, self._count - 1))
+            self.slider.setValue(0)
+        self.time.setText("live" if live else self._clock(0))
+
+    def set_playing(self, playing: bool) -> None:
+        self._playing = playing
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_pause.setIcon(self.style().standardIcon(icon))
+        self.play_pause.setToolTip("Pause" if playing else "Play")
+
+    def set_position(self, index: int) -> None:
+        if self.slider.isSliderDown():
+            return  # the user is dragging: do not pull the handle away
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(index)
+        self.time.setText(self._clock(index))
+
+    def _clock(self, index: int) -> str:
+        def mmss(seconds: float) -> str:
+            return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+
+        return f"{mmss(index / self._fps)} / {mmss(max(0, self._count - 1) / self._fps)}"

@@ -1,0 +1,305 @@
+"""The live window driven by a fake camera / a small video file, a fake pose estimator and a real small model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from gui_fakes import (
+    LABELS,
+    StallingCapture,
+    ThresholdPose,
+    config,
+    fake_camera,
+    fake_pose_factory,
+    grey_video,
+    open_window,
+    running_thread_names,
+    small_checkpoint,
+    split_video,
+)
+from PyQt6.QtGui import QImage
+from realtime_fakes import FakeCapture
+
+from realtime.gui import present
+from realtime.gui import worker as worker_module
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return small_checkpoint(tmp_path_factory.mktemp("gui") / "small.pt")
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return grey_video(tmp_path_factory.mktemp("gui") / "grey.avi")
+
+
+def _record(signal) -> list:
+    received: list = []
+    signal.connect(received.append)  # a plain callable: PyQt runs it on this (GUI) thread, queued
+    return received
+
+
+def _ok(window) -> bool:
+    return window.prediction is not None and window.prediction.state == "ok"
+
+
+def _pause_and_settle(qtbot, window, predictions) -> None:
+    """Pause, then wait until no more predictions arrive (the model only runs on new frames)."""
+    window.transport.play_pause.click()
+    qtbot.waitUntil(lambda: not window.transport._playing, timeout=2000)
+    count = -1
+    while count != len(predictions):
+        count = len(predictions)
+        qtbot.wait(300)
+
+
+def test_labels_heatmaps_and_curve_show_the_models_outputs(qtbot, checkpoint, video):
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
+    predictions = _record(window.worker.prediction_ready)
+    window.transport.loop.setChecked(True)
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    _pause_and_settle(qtbot, window, predictions)
+    shown = window.prediction
+    assert shown is predictions[-1].prediction and shown.state == "ok"
+
+    # Labels: the bars are the prediction's top-k, which are real softmax outputs of the 5-class model.
+    assert window.bars.items() == list(shown.top_k) and len(shown.top_k) == len(LABELS)
+    assert {label for label, _ in shown.top_k} == set(LABELS)
+    assert sum(p for _, p in shown.top_k) == pytest.approx(1.0, abs=1e-4)
+    assert window.history_strip.segments()[-1][2] == shown.top_k[0][0]
+    # Heatmaps: the deepest block by default, one map per grain (joints, then the six parts).
+    assert window.maps.current_block() == 9
+    images = window.maps.images()
+    assert [m.shape for m in images] == [(18, 18), (18, 6)]
+    for image, expected in zip(images, shown.mcf_maps[9], strict=True):
+        np.testing.assert_array_equal(image, expected)
+        np.testing.assert_allclose(image.sum(axis=1), 1.0, atol=1e-3)  # softmax over the parts, per joint
+    # Temporal curve: the mean over channels of the chosen layer's TDF weights, one point per frame.
+    layer = window.temporal.current_layer()
+    assert layer == max(shown.tdf_weights)
+    x, y = window.temporal.curve_data()
+    np.testing.assert_allclose(y, shown.tdf_weights[layer].mean(axis=0), rtol=1e-6)
+    assert x.size == shown.tdf_weights[layer].shape[1] and x[-1] <= 0 and np.all(np.diff(x) > 0)
+    # Joints on the video: coloured by the prediction's joint attention.
+    np.testing.assert_allclose(window.video.attention(), present.relative_attention(shown))
+    assert window._latency_label.text().startswith("inference") and "cpu" in window._device_label.text()
+
+
+def test_block_and_layer_selectors_change_what_is_shown(qtbot, checkpoint, video):
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
+    predictions = _record(window.worker.prediction_ready)
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    _pause_and_settle(qtbot, window, predictions)
+    shown = window.prediction
+    for block in (4, 6, 9):
+        window.maps.select_block(block)
+        for image, expected in zip(window.maps.images(), shown.mcf_maps[block], strict=True):
+            np.testing.assert_array_equal(image, expected)
+    assert not np.array_equal(shown.mcf_maps[4][0], shown.mcf_maps[9][0])
+    for layer in (1, 5, 9):
+        window.temporal.select_layer(layer)
+        np.testing.assert_allclose(window.temporal.curve_data()[1], shown.tdf_weights[layer].mean(axis=0), rtol=1e-6)
+    assert window.temporal.curve_data()[1].size == shown.tdf_weights[9].shape[1] < shown.tdf_weights[1].shape[1]
+
+
+def test_pause_stops_frames_play_resumes_and_seek_moves(qtbot, checkpoint, video):
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
+    frames = _record(window.worker.frame_ready)
+    qtbot.waitUntil(lambda: len(frames) > 5, timeout=10_000)
+    window.transport.play_pause.click()  # pause
+    qtbot.waitUntil(lambda: not window.transport._playing, timeout=2000)
+    qtbot.wait(200)
+    paused_at = len(frames)
+    qtbot.wait(500)
+    assert len(frames) == paused_at  # no frame while paused
+
+    window.transport.slider.setValue(100)  # as a click on the slider does
+    qtbot.waitUntil(lambda: frames[-1].position == 100, timeout=3000)
+    assert window.transport.slider.value() == 100 and "00:05.0" in window.transport.time.text()
+    assert abs(float(frames[-1].image.mean()) - 200) < 6  # frame 100 of the grey ramp (2 i), MJPG-lossy
+    qtbot.wait(300)
+    assert frames[-1].position == 100  # still paused
+
+    window.transport.play_pause.click()  # play
+    qtbot.waitUntil(lambda: frames[-1].position > 103, timeout=3000)
+    window.transport.slider.setValue(10)  # seek back while playing
+    qtbot.waitUntil(lambda: 10 <= frames[-1].position < 30, timeout=3000)
+
+
+def test_mirror_flips_the_picture(qtbot, checkpoint, tmp_path):
+    window = open_window(qtbot, config(), video=str(split_video(tmp_path / "split.avi")), checkpoint=str(checkpoint))
+    frames = _record(window.worker.frame_ready)
+    qtbot.waitUntil(lambda: len(frames) > 2, timeout=10_000)
+    window.transport.play_pause.click()
+
+    def brightness(mirrored: bool) -> tuple[int, int]:
+        window.pose_controls.mirror.setChecked(mirrored)  # the toolbar checkbox
+        image = window.video.grab().toImage()
+        y, w = image.height() // 2, image.width()
+        return image.pixelColor(w // 2 - 40, y).value(), image.pixelColor(w // 2 + 40, y).value()
+
+    left, right = brightness(False)
+    assert left < 60 and right > 200
+    left, right = brightness(True)
+    assert left > 200 and right < 60
+    assert window.video.is_mirrored() and window.action_mirror.isChecked()
+    window.action_mirror.setChecked(False)  # the View menu does the same
+    assert not window.video.is_mirrored() and not window.pose_controls.mirror.isChecked()
+
+
+def test_hiding_the_video_leaves_a_blank_canvas(qtbot, checkpoint, tmp_path):
+    window = open_window(qtbot, config(), video=str(split_video(tmp_path / "split.avi")), checkpoint=str(checkpoint))
+    frames = _record(window.worker.frame_ready)
+    qtbot.waitUntil(lambda: len(frames) > 2, timeout=10_000)
+    window.transport.play_pause.click()
+
+    def bright_pixels() -> int:
+        image = window.video.grab().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+        gray = np.frombuffer(image.constBits().asstring(image.sizeInBytes()), np.uint8)
+        return int((gray > 200).sum())
+
+    shown = bright_pixels()  # the white half of the picture
+    window.action_show_video.setChecked(False)
+    assert bright_pixels() < 0.05 * shown  # only the skeleton is left on a dark canvas
+    window.action_show_video.setChecked(True)
+    assert bright_pixels() == pytest.approx(shown, rel=0.05)
+
+
+def test_export_writes_the_timeline_and_a_screenshot(qtbot, checkpoint, video, tmp_path):
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
+    predictions = _record(window.worker.prediction_ready)
+    qtbot.waitUntil(lambda: sum(p.prediction.state == "ok" for p in predictions) >= 3, timeout=10_000)
+    _pause_and_settle(qtbot, window, predictions)
+
+    assert window.export_timeline(tmp_path / "timeline.json")
+    document = json.loads((tmp_path / "timeline.json").read_text())
+    assert document["labels"] == LABELS and document["source"] == "grey.avi" and document["fps"] == 20.0
+    records = document["predictions"]
+    assert len(records) == len(predictions) and records[-1]["frame_index"] == predictions[-1].prediction.frame_index
+    ok = [r for r in records if r["state"] == "ok"]
+    assert len(ok) >= 3 and ok[-1]["top_k"][0]["label"] == window.prediction.top_k[0][0]
+
+    assert window.export_timeline(tmp_path / "timeline.csv")
+    with (tmp_path / "timeline.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:5] == ["time", "frame_index", "state", "label_1", "probability_1"]
+    assert len(rows) == len(records) + 1 and rows[-1][3] == window.prediction.top_k[0][0]
+
+    assert window.save_screenshot(tmp_path / "shot.png")
+    image = QImage(str(tmp_path / "shot.png"))
+    assert not image.isNull() and image.width() == window.width()
+    assert not window.export_timeline(tmp_path / "shot.png" / "timeline.json")  # a file is in the way
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.png", "timeline.csv", "timeline.json"]  # no temps
+
+
+def test_closing_stops_every_thread_and_releases_the_camera(qtbot, checkpoint):
+    before = {t.native_id for t in threading.enumerate()}
+    capture = FakeCapture(period=1 / 30)
+    window = open_window(qtbot, config(camera=fake_camera(capture)), checkpoint=str(checkpoint))
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    thread = window._capture_thread
+    assert thread.isRunning() and "stfnet-model" in running_thread_names(before)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 3.0
+    assert not thread.isRunning() and thread.isFinished()
+    assert capture.released
+    assert [t.name for t in threading.enumerate() if t.native_id not in before and t.is_alive()
+            and not isinstance(t, threading._DummyThread)] == []  # camera grabber and model thread joined
+    # The capture QThread has finished its work; give the OS a moment to reap it.
+    qtbot.waitUntil(lambda: running_thread_names(before) == [], timeout=1000)
+
+
+def test_no_camera_and_no_default_model_keep_the_window_usable(qtbot, checkpoint, video, tmp_path, monkeypatch):
+    monkeypatch.setattr(worker_module, "DEFAULT_CHECKPOINT", tmp_path / "not-installed.pt")
+    window = open_window(qtbot, config())
+    qtbot.waitUntil(lambda: "source" in window.notices and "model" in window.notices, timeout=5000)
+    overlay = window.video.overlay_text()
+    assert "No camera found — open a video file (File > Open video)" in overlay
+    assert "not installed" in overlay and "File > Open checkpoint" in overlay
+    assert window.bars.caption() == "no model loaded"
+
+    window.open_checkpoint(str(checkpoint))
+    window.open_video(str(video))
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    assert window.notices == {} and window.video.overlay_text() == ""
+
+
+def test_a_camera_that_fails_mid_run_is_reported(qtbot, checkpoint):
+    capture = FakeCapture(period=0.01, fail_after=20)
+    window = open_window(qtbot, config(camera=fake_camera(capture)), checkpoint=str(checkpoint))
+    qtbot.waitUntil(lambda: "source" in window.notices, timeout=5000)
+    assert "stopped delivering frames" in window.notices["source"]
+    assert "stopped delivering frames" in window.video.overlay_text()
+    assert not window.transport._playing and capture.released
+
+
+def test_a_stalled_camera_is_reported_and_does_not_hold_up_closing(qtbot, checkpoint):
+    before = {t.native_id for t in threading.enumerate()}
+    capture = StallingCapture(frames=10)
+    window = open_window(qtbot, config(camera=fake_camera(capture)), checkpoint=str(checkpoint))
+    qtbot.waitUntil(lambda: "stall" in window.notices, timeout=6000)
+    assert "Camera 0 has sent no frame" in window.video.overlay_text()
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 3.0
+    assert capture.released and not window._capture_thread.isRunning()
+    qtbot.waitUntil(lambda: running_thread_names(before) == [], timeout=1000)
+
+
+def test_the_end_of_a_video_is_reported_and_play_starts_again(qtbot, checkpoint, tmp_path):
+    short = grey_video(tmp_path / "short.avi", frames=20)
+    window = open_window(qtbot, config(), video=str(short), checkpoint=str(checkpoint))
+    frames = _record(window.worker.frame_ready)
+    qtbot.waitUntil(lambda: "source" in window.notices, timeout=5000)
+    assert window.notices["source"] == "short.avi ended — press Play to watch it again"
+    assert not window.transport._playing
+    window.transport.play_pause.click()
+    qtbot.waitUntil(lambda: bool(frames) and frames[-1].position < 5, timeout=3000)
+    assert "source" not in window.notices
+
+
+def test_checkpoints_that_do_not_fit_are_reported(qtbot, checkpoint, video, tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    ntu = small_checkpoint(tmp_path / "ntu.pt", layout="ntu25", coords=3, use_score=False)
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(garbage))
+    frames = _record(window.worker.frame_ready)
+    qtbot.waitUntil(lambda: "model" in window.notices, timeout=5000)
+    assert "Cannot use checkpoint garbage.pt" in window.notices["model"]
+    qtbot.waitUntil(lambda: len(frames) > 3, timeout=5000)  # the video plays on, skeleton without a model
+    assert frames[-1].pose.people
+
+    window.open_checkpoint(str(ntu))
+    qtbot.waitUntil(lambda: "ntu25" in window.notices.get("model", ""), timeout=5000)
+    window.open_checkpoint(str(checkpoint))
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    assert "model" not in window.notices and "small.pt" in window._model_label.text()
+    window.open_checkpoint(str(ntu))  # a bad choice later keeps the working model
+    qtbot.waitUntil(lambda: "still using small.pt" in window.notices.get("model", ""), timeout=5000)
+
+
+def test_confidence_threshold_and_pose_backend(qtbot, checkpoint, video, tmp_path):
+    pose = ThresholdPose()
+    window = open_window(qtbot, config(pose=fake_pose_factory(pose)), video=str(video), checkpoint=str(checkpoint))
+    frames = _record(window.worker.frame_ready)
+    qtbot.waitUntil(lambda: bool(frames and frames[-1].pose.people), timeout=5000)
+    window.pose_controls.confidence.setValue(0.95)  # above the fake's 0.9 scores: nobody is seen
+    qtbot.waitUntil(lambda: pose.min_visibility == pytest.approx(0.95), timeout=3000)
+    qtbot.waitUntil(lambda: not frames[-1].pose.people, timeout=3000)
+    window.pose_controls.confidence.setValue(0.3)
+    qtbot.waitUntil(lambda: bool(frames[-1].pose.people), timeout=3000)
+
+    window.use_pose_model(str(tmp_path / "missing.task"))  # the MediaPipe Tasks backend, with a bad file
+    qtbot.waitUntil(lambda: "pose" in window.notices, timeout=5000)
+    assert "missing.task does not exist" in window.notices["pose"] and "still using MediaPipe" in \
+        window.notices["pose"]
+    assert window.pose_controls.backend.currentIndex() == 0  # the bundled backend is still in use
+    count = len(frames)
+    qtbot.waitUntil(lambda: len(frames) > count + 3, timeout=3000)  # and still running
