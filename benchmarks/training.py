@@ -13,26 +13,17 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
 from stfnet.layouts import get_layout
 from stfnet.model import STFNet, STFNetConfig, stgcn_config
+from train.loop import optimization_step
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                scaler: torch.amp.GradScaler | None) -> float:
     """Seconds for one optimisation step (synchronised on CUDA)."""
     start = time.perf_counter()
-    with torch.autocast(x.device.type, enabled=scaler is not None):
-        loss = F.cross_entropy(model(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        optimizer.step()
+    optimization_step(model, optimizer, x, y, scaler)
     if x.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start

@@ -25,4 +25,8 @@ def _seed_torch():
     import torch
 
     torch.manual_seed(0)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # Tiny models on a shared 2-core machine: one thread is steady, two stall for seconds at a time.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

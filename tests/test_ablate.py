@@ -7,7 +7,6 @@ import json
 import shlex
 
 import pytest
-import torch
 from train_helpers import tiny_dataset
 
 import train.loop
@@ -18,14 +17,6 @@ from train.data.format import load_dataset
 
 TINY = ["--frames", "8", "--base-channels", "4", "--batch-size", "4", "--train-split", "train", "--val-split", "val",
         "--warmup-epochs", "1", "--device", "cpu", "--latency-repeats", "2"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(_seed_torch):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a busy 2-core machine: one thread is many times faster
-    yield
-    torch.set_num_threads(threads)
 
 
 def _ablate(data, out, *extra: str) -> int:

@@ -25,18 +25,9 @@ from train.per_class import comparison_figure
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(_seed_torch):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny dataset, an STF-Net trained on it for one epoch, and an untrained ST-GCN for the same classes."""
-    torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("explain")
     tiny_dataset(folder / "d.pkl")
     fit(tiny_train_config(folder / "d.pkl", folder / "run", epochs=1))

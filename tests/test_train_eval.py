@@ -17,18 +17,9 @@ from train.loop import fit
 from train.scores import Scores, load_scores, save_scores
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(_seed_torch):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A dataset and a checkpoint trained on it for one epoch, and one whose head always says 'clap'."""
-    torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("eval")
     data = folder / "d.pkl"
     tiny_dataset(data)

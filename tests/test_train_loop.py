@@ -21,15 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"train_seconds", "samples_per_second"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(_seed_torch):
-    # two threads on a shared 2-core machine stall for seconds at a time; one is steady
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _without_timing(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in m.items() if k not in TIMING} for m in history]
 

@@ -4,8 +4,9 @@
 metrics (CSV and JSON) and the checkpoints atomically every epoch, and resumes from ``last.pt``. Checkpoints:
 ``last.pt`` (with optimizer state, for resuming), ``best.pt`` (best validation top-1 so far) and, at the end,
 ``final.pt`` (the last epoch without optimizer state: the one to use when the validation split is the test split,
-since choosing the best epoch on it would select on test data). Under ``torchrun --nproc_per_node N main.py train ...`` it runs DistributedDataParallel (NCCL on
-CUDA, gloo on the CPU); ``--batch-size`` stays the global batch, split over the processes.
+since choosing the best epoch on it would select on test data). Under ``torchrun --nproc_per_node N main.py
+train ...`` it runs DistributedDataParallel (NCCL on CUDA, gloo on the CPU); ``--batch-size`` stays the global
+batch, split over the processes.
 
 Reproducibility: the data order comes from ``DistributedSampler(seed).set_epoch(epoch)``, augmentation draws
 from ``(seed, epoch, sample)`` and torch's RNG (dropout) is reseeded with ``seed + epoch`` at each epoch's start,
@@ -78,6 +79,24 @@ def learning_rate(cfg: TrainConfig, epoch: float) -> float:
     return cfg.lr * 0.1 ** sum(epoch >= m for m in cfg.milestones)
 
 
+def optimization_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                      scaler: torch.amp.GradScaler | None, label_smoothing: float = 0.0
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a batch (mixed precision when a scaler is given); returns the loss and the logits."""
+    with torch.autocast(x.device.type, enabled=scaler is not None):
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return loss.detach(), logits.detach()
+
+
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
                     epoch: int, device: torch.device, scaler: torch.amp.GradScaler | None,
                     show_progress: bool) -> dict[str, float]:
@@ -89,19 +108,9 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, epoch + i / len(loader))
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=scaler is not None):
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        loss, logits = optimization_step(model, optimizer, x, y, scaler, cfg.label_smoothing)
         if not torch.isfinite(loss):
             raise RuntimeError(f"the loss became {loss.item()} in epoch {epoch + 1}: lower --lr")
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
