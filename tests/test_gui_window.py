@@ -74,14 +74,14 @@ def test_labels_heatmaps_and_curve_show_the_models_outputs(qtbot, checkpoint, vi
     assert sum(p for _, p in shown.top_k) == pytest.approx(1.0, abs=1e-4)
     assert window.history_strip.segments()[-1][2] == shown.top_k[0][0]
     # Heatmaps: the deepest block by default, one map per grain (joints, then the six parts).
-    assert window.maps.current_block() == 9
+    assert window.maps.selector.current_layer() == 9
     images = window.maps.images()
     assert [m.shape for m in images] == [(18, 18), (18, 6)]
     for image, expected in zip(images, shown.mcf_maps[9], strict=True):
         np.testing.assert_array_equal(image, expected)
         np.testing.assert_allclose(image.sum(axis=1), 1.0, atol=1e-3)  # softmax over the parts, per joint
     # Temporal curve: the mean over channels of the chosen layer's TDF weights, one point per frame.
-    layer = window.temporal.current_layer()
+    layer = window.temporal.selector.current_layer()
     assert layer == max(shown.tdf_weights)
     x, y = window.temporal.curve_data()
     np.testing.assert_allclose(y, shown.tdf_weights[layer].mean(axis=0), rtol=1e-6)
@@ -98,12 +98,12 @@ def test_block_and_layer_selectors_change_what_is_shown(qtbot, checkpoint, video
     _pause_and_settle(qtbot, window, predictions)
     shown = window.prediction
     for block in (4, 6, 9):
-        window.maps.select_block(block)
+        window.maps.selector.select_layer(block)
         for image, expected in zip(window.maps.images(), shown.mcf_maps[block], strict=True):
             np.testing.assert_array_equal(image, expected)
     assert not np.array_equal(shown.mcf_maps[4][0], shown.mcf_maps[9][0])
     for layer in (1, 5, 9):
-        window.temporal.select_layer(layer)
+        window.temporal.selector.select_layer(layer)
         np.testing.assert_allclose(window.temporal.curve_data()[1], shown.tdf_weights[layer].mean(axis=0), rtol=1e-6)
     assert window.temporal.curve_data()[1].size == shown.tdf_weights[9].shape[1] < shown.tdf_weights[1].shape[1]
 

@@ -221,8 +221,8 @@ class MainWindow(QMainWindow):
         self.action_export.triggered.connect(self._choose_export)
         self.action_screenshot.triggered.connect(self._choose_screenshot)
         self.action_quit.triggered.connect(self.close)
-        self.maps.block_changed.connect(self._show_maps)
-        self.temporal.layer_changed.connect(self._show_curve)
+        self.maps.selector.layer_changed.connect(self._show_maps)
+        self.temporal.selector.layer_changed.connect(self._show_curve)
         self._ui_timer.timeout.connect(self._on_ui_timer)
 
     # --- what the user (or the command line) asks for -------------------------------------------------------------
@@ -440,13 +440,13 @@ class MainWindow(QMainWindow):
         person = prediction.person_id if prediction is not None else None
         self.video.set_attention(present.relative_attention(prediction), person, present.headline(prediction))
         if prediction is not None and prediction.state == "ok":
-            self.maps.set_blocks(sorted(prediction.mcf_maps))
-            self.temporal.set_layers(sorted(prediction.tdf_weights))
+            self.maps.selector.set_layers(sorted(prediction.mcf_maps))
+            self.temporal.selector.set_layers(sorted(prediction.tdf_weights))
         self._show_maps()
         self._show_curve()
 
     def _show_maps(self) -> None:
-        prediction, block = self._prediction, self.maps.current_block()
+        prediction, block = self._prediction, self.maps.selector.current_layer()
         if prediction is None or self._model is None or block is None or block not in prediction.mcf_maps:
             self.maps.clear_maps(present.headline(prediction) or "waiting for a prediction")
             return
@@ -455,7 +455,7 @@ class MainWindow(QMainWindow):
         self.maps.set_maps(present.block_maps(prediction, block), titles)
 
     def _show_curve(self) -> None:
-        prediction, layer = self._prediction, self.temporal.current_layer()
+        prediction, layer = self._prediction, self.temporal.selector.current_layer()
         if prediction is None or layer is None or layer not in prediction.tdf_weights:
             self.temporal.clear_curve(present.headline(prediction) or "waiting for a prediction")
             return

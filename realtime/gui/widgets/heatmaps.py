@@ -6,21 +6,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from realtime.gui.widgets import style
+from realtime.gui.widgets.layer_selector import LayerSelector
 
 
 class AttentionMaps(QWidget):
-    block_changed = pyqtSignal(int)  # the user chose another res-layer
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._block = QComboBox()
-        self._block.setToolTip("res-layer whose MCF attention is shown (MCF runs in layers 4-9)")
-        self._block.currentIndexChanged.connect(self._on_block_index)  # internal: combo index -> block number
+        self.selector = LayerSelector("res-layer whose MCF attention is shown (MCF runs in layers 4-9)")
         self._plot_area = pg.GraphicsLayoutWidget()
         self._plot_area.setBackground(style.BACKGROUND)
         self._plot_area.setMinimumHeight(240)
@@ -33,7 +29,7 @@ class AttentionMaps(QWidget):
         title.setWordWrap(True)
         header.addWidget(title, 1)
         header.addWidget(QLabel("block"))
-        header.addWidget(self._block)
+        header.addWidget(self.selector)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
@@ -45,36 +41,6 @@ class AttentionMaps(QWidget):
         self._images: list[np.ndarray] = []
         self._tick_font = QFont(self.font())
         self._tick_font.setPointSizeF(max(7.0, self._tick_font.pointSizeF() * 0.85))
-
-    # --- the block selector --------------------------------------------------------------------------------------
-
-    def set_blocks(self, blocks: Sequence[int]) -> None:
-        """Offer these res-layers; keep the current one when still offered, else choose the last (deepest)."""
-        blocks = list(blocks)
-        if blocks == [int(self._block.itemData(i)) for i in range(self._block.count())]:
-            return
-        current = self.current_block()
-        self._block.blockSignals(True)  # refilling is not the user choosing
-        self._block.clear()
-        for block in blocks:
-            self._block.addItem(str(block), block)
-        if blocks:
-            self._block.setCurrentIndex(blocks.index(current) if current in blocks else len(blocks) - 1)
-        self._block.blockSignals(False)
-
-    def current_block(self) -> int | None:
-        data = self._block.currentData()
-        return None if data is None else int(data)
-
-    def select_block(self, block: int) -> None:
-        """Choose a block as the user would (emits block_changed)."""
-        index = self._block.findData(block)
-        if index >= 0:
-            self._block.setCurrentIndex(index)
-
-    def _on_block_index(self, index: int) -> None:
-        if index >= 0:
-            self.block_changed.emit(int(self._block.itemData(index)))
 
     # --- the maps -------------------------------------------------------------------------------------------------
 

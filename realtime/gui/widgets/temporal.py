@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from realtime.gui.widgets import style
+from realtime.gui.widgets.layer_selector import LayerSelector
 
 
 class TemporalWeights(QWidget):
-    layer_changed = pyqtSignal(int)  # the user chose another res-layer
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._layer = QComboBox()
-        self._layer.setToolTip("res-layer whose TDF weights are shown (TDF runs in layers 1-9)")
-        self._layer.currentIndexChanged.connect(self._on_layer_index)  # internal: combo index -> layer number
+        self.selector = LayerSelector("res-layer whose TDF weights are shown (TDF runs in layers 1-9)")
         self._plot = pg.PlotWidget(background=style.BACKGROUND)
         self._plot.setMenuEnabled(False)
         self._plot.setMouseEnabled(x=False, y=False)
@@ -36,41 +30,13 @@ class TemporalWeights(QWidget):
         title.setWordWrap(True)
         header.addWidget(title, 1)
         header.addWidget(QLabel("layer"))
-        header.addWidget(self._layer)
+        header.addWidget(self.selector)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
         layout.addWidget(self._plot, 1)
         self._x = np.zeros(0)
         self._y = np.zeros(0)
-
-    def set_layers(self, layers: Sequence[int]) -> None:
-        """Offer these res-layers; keep the current one when still offered, else choose the last."""
-        layers = list(layers)
-        if layers == [int(self._layer.itemData(i)) for i in range(self._layer.count())]:
-            return
-        current = self.current_layer()
-        self._layer.blockSignals(True)  # refilling is not the user choosing
-        self._layer.clear()
-        for layer in layers:
-            self._layer.addItem(str(layer), layer)
-        if layers:
-            self._layer.setCurrentIndex(layers.index(current) if current in layers else len(layers) - 1)
-        self._layer.blockSignals(False)
-
-    def current_layer(self) -> int | None:
-        data = self._layer.currentData()
-        return None if data is None else int(data)
-
-    def select_layer(self, layer: int) -> None:
-        """Choose a layer as the user would (emits layer_changed)."""
-        index = self._layer.findData(layer)
-        if index >= 0:
-            self._layer.setCurrentIndex(index)
-
-    def _on_layer_index(self, index: int) -> None:
-        if index >= 0:
-            self.layer_changed.emit(int(self._layer.itemData(index)))
 
     def set_curve(self, x: np.ndarray, y: np.ndarray, title: str = "") -> None:
         self._x, self._y = np.asarray(x), np.asarray(y)
