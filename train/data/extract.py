@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import shutil
 import sys
 from collections.abc import Callable
@@ -157,8 +158,9 @@ def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Call
                 except SampleError as exc:
                     done(exc)
         else:
-            # one video in flight per worker, none queued: a stop or Ctrl-C leaves nothing behind to finish
-            pool = ProcessPoolExecutor(max_workers=cfg.workers)
+            # one video in flight per worker, none queued: a stop or Ctrl-C leaves nothing behind to finish.
+            # Spawned, not forked: a fork of a process whose MediaPipe or torch threads are running can crash.
+            pool = ProcessPoolExecutor(max_workers=cfg.workers, mp_context=multiprocessing.get_context("spawn"))
             waiting, pending = iter(todo), set()
             interrupted = False
             try:
