@@ -11,7 +11,8 @@ Choices where the paper is silent (switches in ``STFNetConfig`` where an ablatio
   it is ST-GCN's graph convolution with the fixed ``G_k``.
 - MCF is residual, ``x + BN(W_out y')``, with the BN scale initialised to zero so that a fresh MCF is the
   identity (as non-local blocks are usually initialised); its similarity is scaled by ``1/sqrt(C/alpha * T)``
-  so the softmax does not saturate on long windows; the grain weights start equal (``1/#grains``).
+  so the softmax does not saturate on long windows; the grain weights start equal (``1/#grains``); gamma, phi
+  and theta come from one 1x1 conv on the reduced features (the same maps as three convs, fewer kernel launches).
 - TDF multiplies the features by its sigmoid weights (squeeze-and-excitation style), so they lie in (0, 1).
 - The input BatchNorm normalises each (joint, channel) pair shared across persons, so a model trained with
   two persons runs on one.
@@ -44,7 +45,7 @@ class STFNetConfig:
     tdf_motion: bool = False  # TDF on frame differences (ME) with kernel 3, instead of kernel 5 on features
     num_grains: int | None = None  # MCF grains including joints (1..layout's); None: all the layout has
     mcf_reduction: int = 4  # alpha: MCF works on C / alpha channels
-    tdf_reduction: int = 4  # TDF squeezes to C / 4 channels; the grouped conv has C / 4 groups
+    tdf_reduction: int = 4  # TDF squeezes to C / r channels; its grouped conv has C / r groups (paper: r = 4)
     mcf_layers: tuple[int, ...] = field(default=(4, 5, 6, 7, 8, 9))  # res-layers that get MCF
 
 
