@@ -82,12 +82,8 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
         "extra": ckpt.extra,
         "training_state": ckpt.training_state,
     }
-    atomic_torch_save(payload, path)
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
     with atomic_open(path) as f:
-        torch.save(obj, f)
+        torch.save(payload, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:

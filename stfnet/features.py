@@ -1,7 +1,8 @@
 """From keypoints to model input: the one normalize(), the four streams, temporal resampling, score fusion.
 
-Training, evaluation and live recognition all go through ``prepare()`` (or ``normalize()`` followed by
-augmentation and ``to_stream()`` in training), so a checkpoint sees the same kind of input everywhere.
+Evaluation goes through ``prepare()``; training inserts augmentation between ``normalize()`` and ``to_stream()``;
+live recognition resamples its window by timestamps, then calls ``normalize()`` and ``to_stream()`` too. So a
+checkpoint sees the same kind of input everywhere.
 
 Shapes: keypoints ``(M, T, V, C)`` and scores ``(M, T, V)`` as on disk; model input ``(C', T, V, M')``.
 """

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from stfnet.features import resample_indices
 from stfnet.layouts import Layout
 
 LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
@@ -37,8 +38,6 @@ NO_AUGMENT = AugmentConfig(crop=(1.0, 1.0), rotate=0.0, scale=0.0, shift=0.0)
 
 def crop_window(length: int, num_frames: int, crop: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     """Frame indices of a random crop covering ``crop`` of the sequence, resampled to ``num_frames``."""
-    from stfnet.features import resample_indices
-
     span = length * rng.uniform(*crop)
     start = rng.uniform(0, length - span)
     return resample_indices(length, num_frames, start=start, span=span)

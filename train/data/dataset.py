@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stfnet.features import NormalizeConfig, default_scores, normalize, resample_indices, to_stream
+from stfnet.features import NormalizeConfig, default_scores, normalize, prepare, to_stream
 from stfnet.layouts import Layout
 from train.data.augment import AugmentConfig, augment_coords, crop_window, drop_scores
 
@@ -39,15 +39,13 @@ class SkeletonDataset(Dataset):
         keypoint = np.asarray(ann["keypoint"], dtype=np.float32)  # (M, T, V, C)
         score = ann.get("keypoint_score")
         score = default_scores(keypoint) if score is None else np.asarray(score, np.float32)
-        length = keypoint.shape[1]
-        if self.augment is None:
-            idx = resample_indices(length, self.norm.num_frames)
-            x = normalize(keypoint[:, idx], score[:, idx], self.layout, self.norm)
-        else:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            idx = crop_window(length, self.norm.num_frames, self.augment.crop, rng)
-            scores = drop_scores(score[:, idx], self.layout, self.augment, rng)
-            x = normalize(keypoint[:, idx], scores, self.layout, self.norm)
-            x = augment_coords(x, self.layout, self.norm.coords, self.augment, rng)
+        if self.augment is None:  # evaluation: exactly what explain and other callers of prepare() see
+            x = prepare(keypoint, score, self.layout, self.norm, self.stream)
+            return torch.from_numpy(x), int(ann["label"])
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        idx = crop_window(keypoint.shape[1], self.norm.num_frames, self.augment.crop, rng)
+        scores = drop_scores(score[:, idx], self.layout, self.augment, rng)
+        x = normalize(keypoint[:, idx], scores, self.layout, self.norm)
+        x = augment_coords(x, self.layout, self.norm.coords, self.augment, rng)
         x = to_stream(x, self.layout, self.stream, self.norm.coords)
         return torch.from_numpy(x), int(ann["label"])
