@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from realtime.gui.widgets import style
-from realtime.gui.widgets.layer_selector import LayerSelector
+from realtime.gui.widgets.layer_selector import LayerSelector, titled_row
 
 
 class AttentionMaps(QWidget):
@@ -23,13 +23,8 @@ class AttentionMaps(QWidget):
         self._legend = QLabel()
         self._legend.setWordWrap(True)
         self._legend.setStyleSheet(f"color: {style.MUTED_TEXT};")
-        header = QHBoxLayout()
-        title = QLabel("<b>MCF attention</b> · each row: how one joint attends to the joints, then to the parts "
-                       "(blue = least, red = most)")
-        title.setWordWrap(True)
-        header.addWidget(title, 1)
-        header.addWidget(QLabel("block"))
-        header.addWidget(self.selector)
+        header = titled_row("<b>MCF attention</b> · each row: how one joint attends to the joints, then to the "
+                            "parts (blue = least, red = most)", "block", self.selector)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QWidget
+from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 
 class LayerSelector(QComboBox):
@@ -43,3 +43,14 @@ class LayerSelector(QComboBox):
     def _on_index(self, index: int) -> None:
         if index >= 0:
             self.layer_changed.emit(int(self.itemData(index)))
+
+
+def titled_row(title: str, caption: str, selector: LayerSelector) -> QHBoxLayout:
+    """A panel's header: a wrapping title (rich text) on the left, ``caption`` and the selector on the right."""
+    row = QHBoxLayout()
+    label = QLabel(title)
+    label.setWordWrap(True)
+    row.addWidget(label, 1)
+    row.addWidget(QLabel(caption))
+    row.addWidget(selector)
+    return row

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QVBoxLayout, QWidget
 
 from realtime.gui.widgets import style
-from realtime.gui.widgets.layer_selector import LayerSelector
+from realtime.gui.widgets.layer_selector import LayerSelector, titled_row
 
 
 class TemporalWeights(QWidget):
@@ -25,12 +25,8 @@ class TemporalWeights(QWidget):
         self._plot.setMinimumHeight(150)
         self._curve = self._plot.plot([], [], pen=pg.mkPen("#f28e2b", width=2.5), symbol="o", symbolSize=6,
                                       symbolBrush="#f28e2b", symbolPen=None)
-        header = QHBoxLayout()
-        title = QLabel("<b>TDF temporal weights</b> · mean over channels, per frame of the window")
-        title.setWordWrap(True)
-        header.addWidget(title, 1)
-        header.addWidget(QLabel("layer"))
-        header.addWidget(self.selector)
+        header = titled_row("<b>TDF temporal weights</b> · mean over channels, per frame of the window", "layer",
+                            self.selector)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
