@@ -63,7 +63,10 @@ def mcf_figure(maps: Sequence[np.ndarray], layout: Layout, grain_weights: np.nda
         ax.set_yticks(range(v), layout.joints if g == 0 else [""] * v, fontsize=7)
         weight = f" (weight {float(grain_weights[g]):.2f})" if grain_weights is not None else ""
         ax.set_title(grain_name(layout, g) + weight, fontsize=9)
-        fig.colorbar(image, ax=ax, fraction=0.08, pad=0.02)
+        # A colour bar inset beside its panel keeps the panel's full height (a stolen-space bar shrinks under the
+        # long part labels); sizes scale with 1/columns so every bar is equally wide.
+        columns = widths[g]
+        fig.colorbar(image, cax=ax.inset_axes((1 + 0.4 / columns, 0, 0.6 / columns, 1)))
     axes[0].set_ylabel("joint (query)")
     if title:
         fig.suptitle(title, fontsize=10)
