@@ -15,10 +15,11 @@ from stfnet.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from stfnet.errors import UserError
 from stfnet.features import prepare
 from stfnet.layouts import get_layout
-from stfnet.model import STFNet, stgcn_config
+from stfnet.model import STFNet, STFNetConfig, stgcn_config
+from train.contributions import module_contributions
 from train.data.format import load_dataset, split_annotations
 from train.explain import explain_video, explain_window, figures, sample_input
-from train.explain_figures import mcf_figure, part_labels
+from train.explain_figures import contributions_figure, mcf_figure, part_labels
 from train.loop import fit
 from train.per_class import comparison_figure
 
@@ -172,3 +173,78 @@ def test_explain_needs_one_input(trained, tmp_path):
     assert main(["explain", "--checkpoint", ckpt, "--out", str(tmp_path)]) == 2
     assert main(["explain", "--checkpoint", ckpt, "--video", "v.mp4", "--data", "d.pkl", "--out", str(tmp_path)]) == 2
     assert main(["explain", "--compare", ckpt, ckpt, "--data", str(trained / "d.pkl"), "--out", str(tmp_path)]) == 2
+
+
+def _focus_inputs(model: STFNet, x: torch.Tensor) -> tuple[dict, dict]:
+    """Res-layer -> the input of its MCF, and -> its TDF weights, by running the blocks by hand."""
+    n, c, t, v, m = x.shape
+    y = model.data_bn(x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)).view(n * m, v, c, t).permute(0, 2, 3, 1)
+    mcf_inputs, tdf_weights = {}, {}
+    for layer, block in enumerate(model.blocks):
+        s = block.scn(y)
+        if block.mcf is not None:
+            mcf_inputs[layer] = s
+            s = block.mcf(s)[0]
+        if block.tdf is not None:
+            s, tdf_weights[layer] = block.tdf(s)
+        s = block.tcn(s)
+        y = torch.relu(s if block.residual is None else s + block.residual(y))
+    return mcf_inputs, tdf_weights
+
+
+@torch.no_grad()
+def test_contributions_are_zero_for_fresh_modules_and_match_the_blocks_run_by_hand():
+    torch.manual_seed(0)
+    model = STFNet(STFNetConfig(layout="openpose18", num_classes=3, base_channels=4, in_channels=3)).eval()
+    x = torch.randn(2, 3, 16, 18, 2)
+    fresh = module_contributions(model, [x])
+    assert set(fresh["mask_change"]) == set(range(1, 10)) and set(fresh["mcf_branch"]) == set(range(4, 10))
+    assert max(fresh["mask_change"].values()) == 0 and max(fresh["mcf_branch"].values()) == 0  # identity at init
+
+    for block in model.blocks:  # move every module away from its initial state
+        block.scn.mask.add_(0.1 * torch.randn_like(block.scn.mask))
+        if block.mcf is not None:
+            block.mcf.bn.weight.fill_(0.5)
+    found = module_contributions(model, [x[:1], (x[1:], torch.tensor([0]))])  # plain and (input, label) batches
+    mcf_inputs, tdf_weights = _focus_inputs(model, x)
+    for layer, s in mcf_inputs.items():
+        rows = (model.blocks[layer].mcf(s)[0] - s).flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1)
+        assert found["mcf_branch"][layer] == pytest.approx(rows.mean().item(), rel=1e-5)
+        assert found["mcf_branch"][layer] > 0
+    _, maps = model.forward_with_maps(x)
+    for layer, w in tdf_weights.items():
+        torch.testing.assert_close(w, maps.tdf[layer])
+        assert found["tdf_spread"][layer] == pytest.approx((w.std(-1) / w.mean(-1)).mean().item(), rel=1e-5)
+    for layer, block in enumerate(model.blocks[1:], start=1):
+        change = (block.scn.mask - block.scn.graph).norm() / block.scn.graph.norm()
+        assert found["mask_change"][layer] == pytest.approx(change.item(), rel=1e-5)
+
+
+def test_explain_a_split_writes_how_much_each_module_acts(trained, tmp_path, capsys):
+    data = str(trained / "d.pkl")
+    out = tmp_path / "contrib"
+    assert main(["explain", "--checkpoint", str(trained / "run" / "last.pt"), "--data", data, "--split", "val",
+                 "--out", str(out)]) == 0
+    assert (out / "contributions.png").read_bytes().startswith(PNG)
+    summary = json.loads((out / "contributions.json").read_text())
+    assert summary["split"] == "val" and summary["samples"] == len(split_annotations(load_dataset(data), "val"))
+    assert sorted(map(int, summary["tdf_spread"])) == list(range(1, 10))
+    assert sorted(map(int, summary["mcf_branch"])) == list(range(4, 10))
+    assert all(v > 0 for v in summary["mcf_branch"].values())  # one epoch moves MCF off its zero start
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["layer", "mask", "change", "MCF", "branch", "TDF", "spread"] and len(table) == 10
+    assert table[1].split()[2] == "-"  # layer 1 has no MCF
+
+    baseline = tmp_path / "base"  # ST-GCN has none of the modules: three empty panels that say so
+    assert main(["explain", "--checkpoint", str(trained / "stgcn.pt"), "--data", data, "--split", "val",
+                 "--out", str(baseline)]) == 0
+    summary = json.loads((baseline / "contributions.json").read_text())
+    assert summary["mask_change"] == summary["mcf_branch"] == summary["tdf_spread"] == {}
+    fig = contributions_figure({}, "")
+    assert [t.get_text() for ax in fig.axes for t in ax.texts] == ["not in this model"] * 3
+
+    assert main(["explain", "--checkpoint", str(trained / "run" / "last.pt"), "--data", data, "--split", "val",
+                 "--sample", "kick_0", "--out", str(tmp_path / "both")]) == 2
+    assert main(["explain", "--checkpoint", str(trained / "run" / "last.pt"), "--data", data, "--split", "nope",
+                 "--out", str(tmp_path / "nosplit")]) == 2
+    assert not (tmp_path / "nosplit").exists()

@@ -75,14 +75,20 @@ def evaluate_checkpoint(checkpoint: str | Path, data_path: str | Path, split: st
     """Scores of a checkpoint on every sample of one split, in the split's order."""
     dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     ckpt = load_checkpoint(checkpoint, map_location="cpu")
+    dataset = split_dataset(ckpt, data_path, split)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    scores, labels = predict(ckpt.build_model(dev), loader, dev)
+    return Scores(scores=scores.numpy(), labels=labels.numpy(),
+                  frame_dirs=[a["frame_dir"] for a in dataset.annotations], classes=list(ckpt.labels),
+                  stream=ckpt.stream, split=split, checkpoint=str(checkpoint))
+
+
+def split_dataset(ckpt: Checkpoint, data_path: str | Path, split: str) -> SkeletonDataset:
+    """One split of a dataset file, checked against the checkpoint and prepared as it says (no augmentation)."""
     data = load_dataset(data_path)
     annotations = split_annotations(data, split)
     check_fits(ckpt, data, annotations, f"split '{split}' of {data_path}")
-    dataset = SkeletonDataset(annotations, ckpt.layout, ckpt.normalize, ckpt.stream)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    scores, labels = predict(ckpt.build_model(dev), loader, dev)
-    return Scores(scores=scores.numpy(), labels=labels.numpy(), frame_dirs=[a["frame_dir"] for a in annotations],
-                  classes=list(ckpt.labels), stream=ckpt.stream, split=split, checkpoint=str(checkpoint))
+    return SkeletonDataset(annotations, ckpt.layout, ckpt.normalize, ckpt.stream)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

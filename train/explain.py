@@ -2,6 +2,7 @@
 
     python main.py explain --checkpoint CKPT --data FILE --sample NAME --out DIR [--layer L]
     python main.py explain --checkpoint CKPT --video FILE --out DIR [--every SECONDS] [--layer L]
+    python main.py explain --checkpoint CKPT --data FILE --split NAME --out DIR
     python main.py explain --compare CKPT_A CKPT_B --data FILE --split NAME --out DIR [--names A B]
 
 For one input window (figures from ``train.explain_figures``):
@@ -22,6 +23,10 @@ checkpoint's options: the whole sequence resampled to the window). ``--video`` r
 checkpoint's live duration exactly as the app does (``realtime.window``, ``Recognizer.model_input``): by
 default the one window centred on the middle of the video, with ``--every S`` one window ending every S seconds
 from the first full window on. Each window gets its own folder ``window_<k>_<end>s``.
+
+``--split`` (with ``--checkpoint`` and no ``--sample``) measures how much each focus module changes the features
+over a whole split (graph mask change, MCF branch size, TDF spread over time; see ``train.contributions``) and
+writes ``contributions.png`` and ``contributions.json``.
 
 ``--compare`` evaluates two checkpoints on one split and writes ``per_class_accuracy.png`` (paired bars per class,
 Fig. 4) and ``per_class_accuracy.json``; see ``train.per_class``.
@@ -47,6 +52,7 @@ from stfnet.errors import UserError
 from stfnet.features import prepare
 from stfnet.layouts import Layout
 from stfnet.model import STFNet
+from train.contributions import contributions_table, split_contributions
 from train.data.format import load_dataset
 from train.evaluate import check_fits
 from train.explain_figures import feature_figure, mcf_figure, save_png, tdf_figure
@@ -200,12 +206,13 @@ def explain_video(checkpoint: str | Path, video: str | Path, out: str | Path, ev
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="checkpoint to explain (.pt)")
-    parser.add_argument("--data", help="dataset file: the sample's (with --sample) or the split's (with --compare)")
+    parser.add_argument("--data", help="dataset file: the sample's (with --sample) or the split's (with --split)")
     parser.add_argument("--sample", help="frame_dir of the dataset sample to explain")
     parser.add_argument("--video", help="video file to explain (the live pose estimator runs on it)")
     parser.add_argument("--compare", nargs=2, metavar=("CKPT_A", "CKPT_B"),
                         help="per-class accuracy of two checkpoints on --split (A: reference, B: compared)")
-    parser.add_argument("--split", help="dataset split for --compare, e.g. xsub_test")
+    parser.add_argument("--split", help="dataset split, e.g. xsub_test: with --compare, or with --checkpoint to "
+                        "measure how much each focus module acts over the split")
     parser.add_argument("--out", required=True, help="folder for the figures")
     parser.add_argument("--layer", type=int, help="res-layer of the MCF figure (default: the last with MCF)")
     parser.add_argument("--every", type=float,
@@ -225,17 +232,24 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"a_top1": round(result["a"]["top1"], 4), "b_top1": round(result["b"]["top1"], 4),
                           "out": args.out}))
         return 0
-    if not args.checkpoint or bool(args.video) == bool(args.data or args.sample):
-        raise UserError("explain needs --checkpoint CKPT with either --data FILE --sample NAME or --video FILE "
-                        "(or --compare CKPT_A CKPT_B --data FILE --split NAME)")
+    if not args.checkpoint or bool(args.video) == bool(args.data or args.sample) or (args.sample and args.split):
+        raise UserError("explain needs --checkpoint CKPT with one of --data FILE --sample NAME, --data FILE --split "
+                        "NAME or --video FILE (or --compare CKPT_A CKPT_B --data FILE --split NAME)")
     if args.every is not None and (not args.video or args.every <= 0):
         raise UserError("--every takes a positive number of seconds and goes with --video")
     if args.video:
         summary = explain_video(args.checkpoint, args.video, args.out, args.every, args.layer, args.pose_model)
         print(f"{len(summary['windows'])} window(s) explained -> {args.out}")
         return 0
+    if args.data and args.split:
+        summary, figure = split_contributions(args.checkpoint, args.data, args.split)
+        save_png(figure, Path(args.out) / "contributions.png")
+        write_text(Path(args.out) / "contributions.json", json.dumps(summary, indent=1))
+        print(contributions_table(summary))
+        return 0
     if not (args.data and args.sample):
-        raise UserError("--data and --sample go together: the dataset file and the frame_dir of one of its samples")
+        raise UserError("--data goes with --sample NAME (one sample's figures) or --split NAME (how much each "
+                        "module acts over the split)")
     summary = explain_sample(args.checkpoint, args.data, args.sample, args.out, args.layer)
     print(f"{summary['sample']}: predicted {summary['top5'][0]['label']} -> {args.out}")
     return 0

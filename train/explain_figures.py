@@ -129,3 +129,30 @@ def per_class_figure(classes: Sequence[str], accuracy_a: Sequence[float | None],
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+CONTRIBUTION_PANELS = {  # key of train.contributions -> panel title and y label
+    "mask_change": ("graph mask", "||Ga - G|| / ||G||"),
+    "mcf_branch": ("MCF", "||MCF(x) - x|| / ||x||"),
+    "tdf_spread": ("TDF", "std over time / mean of the weights"),
+}
+
+
+def contributions_figure(found: dict[str, dict[int, float]], title: str = "") -> Figure:
+    """One bar per res-layer and module: how much the module changes the features (``train.contributions``).
+    A module the model lacks gets an empty panel that says so."""
+    fig = _figure(10.0, 3.2)
+    axes = fig.subplots(1, len(CONTRIBUTION_PANELS))
+    for ax, (key, (name, ylabel)) in zip(axes, CONTRIBUTION_PANELS.items(), strict=True):
+        values = found.get(key, {})
+        layers = sorted(values)
+        ax.bar([str(k) for k in layers], [values[k] for k in layers], color="tab:blue")
+        if not layers:
+            ax.text(0.5, 0.5, "not in this model", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("res-layer")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -1,0 +1,98 @@
+"""How much each focus module changes the features of a trained model, for `main.py explain --split`.
+
+The attention maps show *where* MCF and TDF look; these three figures say *how much* they act, per res-layer:
+
+- graph mask: ``||Ga - G|| / ||G||``, the learned change to the skeleton graph (the mask starts equal to ``G``, so
+  a fresh mask scores 0; it depends on the weights only);
+- MCF: ``||MCF(x) - x|| / ||x||``, the size of MCF's residual branch against its input (0 for a fresh MCF, whose
+  output BN starts at zero), per person, averaged over the split;
+- TDF: the spread of the temporal weights over time, ``std_t(w) / mean_t(w)`` per channel, averaged over channels
+  and the split. A weight constant in time only rescales a channel, which the next BN absorbs; what TDF
+  discriminates over time is this spread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from stfnet.checkpoint import load_checkpoint
+from stfnet.model import STFNet
+from train.evaluate import split_dataset
+from train.explain_figures import contributions_figure
+from train.per_class import variant_name
+
+
+def _relative_norm(change: Tensor, reference: Tensor) -> Tensor:
+    """Per row of dim 0: ||change|| / ||reference||."""
+    return change.flatten(1).norm(dim=1) / reference.flatten(1).norm(dim=1).clamp_min(1e-12)
+
+
+def mask_change(model: STFNet) -> dict[int, float]:
+    """Res-layer -> ||Ga - G|| / ||G|| of its SCN (layers with a graph mask only)."""
+    return {layer: float((block.scn.mask - block.scn.graph).norm() / block.scn.graph.norm())
+            for layer, block in enumerate(model.blocks) if layer >= 1 and block.scn.mask is not None}
+
+
+@torch.no_grad()
+def module_contributions(model: STFNet, batches: Any) -> dict[str, dict[int, float]]:
+    """The three figures of the module docstring for ``model`` (put in eval mode) over ``batches`` of input
+    ``(N, C, T, V, M)`` (or ``(input, label)`` pairs)."""
+    model.eval()
+    mcf: dict[int, list[Tensor]] = {}
+    tdf: dict[int, list[Tensor]] = {}
+
+    def on_mcf(layer: int):
+        def hook(_module, inputs, output):
+            mcf.setdefault(layer, []).append(_relative_norm(output[0] - inputs[0], inputs[0]))  # (N*M,)
+        return hook
+
+    def on_tdf(layer: int):
+        def hook(_module, _inputs, output):
+            weights = output[1]  # (N*M, C, T)
+            tdf.setdefault(layer, []).append((weights.std(dim=-1) / weights.mean(dim=-1)).mean(dim=1))  # (N*M,)
+        return hook
+
+    handles = []
+    for layer, block in enumerate(model.blocks):
+        if block.mcf is not None:
+            handles.append(block.mcf.register_forward_hook(on_mcf(layer)))
+        if block.tdf is not None:
+            handles.append(block.tdf.register_forward_hook(on_tdf(layer)))
+    try:
+        for batch in batches:
+            model(batch[0] if isinstance(batch, (tuple, list)) else batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    mean = {name: {layer: float(torch.cat(values).mean()) for layer, values in found.items()}
+            for name, found in (("mcf_branch", mcf), ("tdf_spread", tdf))}
+    return {"mask_change": mask_change(model), **mean}
+
+
+def split_contributions(checkpoint: str | Path, data_path: str | Path, split: str,
+                        batch_size: int = 32) -> tuple[dict[str, Any], Figure]:
+    """The figures over one dataset split, with what they were measured on, and their plot."""
+    ckpt = load_checkpoint(checkpoint)
+    dataset = split_dataset(ckpt, data_path, split)
+    found = module_contributions(ckpt.build_model("cpu"), DataLoader(dataset, batch_size=batch_size))
+    title = f"{variant_name(ckpt.model_config)} ({checkpoint}) on {split}, {len(dataset)} samples"
+    summary = {"checkpoint": str(checkpoint), "data": str(data_path), "split": split, "samples": len(dataset),
+               **{name: {str(k): round(v, 5) for k, v in values.items()} for name, values in found.items()}}
+    return summary, contributions_figure(found, title)
+
+
+def contributions_table(summary: dict[str, Any]) -> str:
+    """The figures as a small text table, one row per res-layer."""
+    names = ("mask_change", "mcf_branch", "tdf_spread")
+    layers = sorted({int(k) for name in names for k in summary[name]})
+    rows = ["layer  mask change  MCF branch  TDF spread"]
+    for layer in layers:
+        cells = [summary[name].get(str(layer)) for name in names]
+        rows.append(f"{layer:>5}" + "".join(f"{'-' if c is None else f'{c:.3f}':>12}" for c in cells))
+    return "\n".join(rows)
