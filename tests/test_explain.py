@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ from stfnet.errors import UserError
 from stfnet.features import prepare
 from stfnet.layouts import get_layout
 from stfnet.model import STFNet, STFNetConfig, stgcn_config
-from train.contributions import module_contributions
+from train.contributions import knocked_out, knockout_accuracy, module_contributions
 from train.data.format import load_dataset, split_annotations
 from train.explain import explain_video, explain_window, figures, sample_input
 from train.explain_figures import contributions_figure, mcf_figure, part_labels
@@ -232,7 +233,9 @@ def test_explain_a_split_writes_how_much_each_module_acts(trained, tmp_path, cap
     assert sorted(map(int, summary["mcf_branch"])) == list(range(4, 10))
     assert all(v > 0 for v in summary["mcf_branch"].values())  # one epoch moves MCF off its zero start
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["layer", "mask", "change", "MCF", "branch", "TDF", "spread"] and len(table) == 10
+    assert table[0].split() == ["layer", "mask", "change", "MCF", "branch", "TDF", "spread"] and len(table) == 11
+    assert table[-1].startswith("top-1 ") and "MCF knocked out" in table[-1]
+    assert set(summary["top1_knocked_out"]) == {"none", "mask", "mcf", "tdf"}
     assert table[1].split()[2] == "-"  # layer 1 has no MCF
 
     baseline = tmp_path / "base"  # ST-GCN has none of the modules: three empty panels that say so
@@ -240,6 +243,7 @@ def test_explain_a_split_writes_how_much_each_module_acts(trained, tmp_path, cap
                  "--out", str(baseline)]) == 0
     summary = json.loads((baseline / "contributions.json").read_text())
     assert summary["mask_change"] == summary["mcf_branch"] == summary["tdf_spread"] == {}
+    assert set(summary["top1_knocked_out"]) == {"none"}
     fig = contributions_figure({}, "")
     assert [t.get_text() for ax in fig.axes for t in ax.texts] == ["not in this model"] * 3
 
@@ -248,3 +252,50 @@ def test_explain_a_split_writes_how_much_each_module_acts(trained, tmp_path, cap
     assert main(["explain", "--checkpoint", str(trained / "run" / "last.pt"), "--data", data, "--split", "nope",
                  "--out", str(tmp_path / "nosplit")]) == 2
     assert not (tmp_path / "nosplit").exists()
+
+
+@torch.no_grad()
+def test_knocked_out_modules_do_without_what_they_learned_and_come_back_after():
+    torch.manual_seed(0)
+    model = STFNet(STFNetConfig(layout="openpose18", num_classes=3, base_channels=4, in_channels=3)).eval()
+    for block in model.blocks:  # a "trained" model: every module away from its initial state
+        block.scn.mask.add_(0.1 * torch.randn_like(block.scn.mask))
+        if block.mcf is not None:
+            block.mcf.bn.weight.fill_(0.5)
+        if block.tdf is not None:  # TDF's one inner channel (tiny model) positive, so its weights vary over time
+            block.tdf.squeeze[1].bias.fill_(1.0)
+    x = torch.randn(2, 3, 16, 18, 1)
+    full = model(x)
+
+    reference = copy.deepcopy(model)  # each knock-out built independently, on a copy
+    for block in reference.blocks:
+        block.scn.mask.copy_(block.scn.graph)
+    with knocked_out(model, "mask"):
+        torch.testing.assert_close(model(x), reference(x))
+
+    reference = copy.deepcopy(model)
+    for block in reference.blocks:
+        if block.mcf is not None:
+            block.mcf.bn.weight.zero_()
+            block.mcf.bn.bias.zero_()
+    with knocked_out(model, "mcf"):
+        torch.testing.assert_close(model(x), reference(x))
+
+    seen = []
+    with knocked_out(model, "tdf"):
+        handles = [b.tdf.register_forward_hook(lambda _m, i, o: seen.append((i[0], *o))) for b in model.blocks
+                   if b.tdf is not None]  # registered after the knock-out's hooks: they see its output
+        assert not torch.allclose(model(x), full)
+        for handle in handles:
+            handle.remove()
+    assert len(seen) == 9
+    for features, out, weights in seen:  # every frame scaled by its channel's mean weight over time
+        assert weights.std(dim=-1).max() > 1e-4  # the weights themselves do vary over time
+        torch.testing.assert_close(out, features * weights.mean(dim=-1)[..., None, None])
+
+    torch.testing.assert_close(model(x), full)  # everything back as it was
+    labels = full.argmax(dim=1)
+    accuracy = knockout_accuracy(model, [(x, labels)])
+    assert accuracy["none"] == 1.0 and set(accuracy) == {"none", "mask", "mcf", "tdf"}
+    baseline = STFNet(stgcn_config(layout="openpose18", num_classes=3, base_channels=4, in_channels=3))
+    assert set(knockout_accuracy(baseline, [(x, labels)])) == {"none"}

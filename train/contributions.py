@@ -9,22 +9,29 @@ The attention maps show *where* MCF and TDF look; these three figures say *how m
 - TDF: the spread of the temporal weights over time, ``std_t(w) / mean_t(w)`` per channel, averaged over channels
   and the split. A weight constant in time only rescales a channel, which the next BN absorbs; what TDF
   discriminates over time is this spread.
+
+And how much the trained model relies on each module: its top-1 accuracy with one module knocked out at test
+time (``knocked_out``): the graph mask reset to its initial ``G``, MCF's residual branch removed (MCF becomes the
+identity it starts as) or TDF's weights flattened to their mean over time (a per-channel scale only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from stfnet.checkpoint import load_checkpoint
 from stfnet.model import STFNet
 from train.evaluate import split_dataset
 from train.explain_figures import contributions_figure
+from train.loop import predict, topk_accuracy
 from train.per_class import variant_name
 
 
@@ -75,15 +82,67 @@ def module_contributions(model: STFNet, batches: Any) -> dict[str, dict[int, flo
     return {"mask_change": mask_change(model), **mean}
 
 
+KNOCKOUTS = ("mask", "mcf", "tdf")
+
+
+def _blocks_with(model: STFNet, module: str) -> list[nn.Module]:
+    return [b for b in model.blocks if getattr(b.scn if module == "mask" else b, module) is not None]
+
+
+@contextmanager
+def knocked_out(model: STFNet, module: str) -> Iterator[None]:
+    """Within the block, every ``module`` of ``model`` (one of KNOCKOUTS) does without what it learned."""
+    blocks = _blocks_with(model, module)
+    if module == "mask":
+        learned = [b.scn.mask.detach().clone() for b in blocks]
+        with torch.no_grad():
+            for b in blocks:
+                b.scn.mask.copy_(b.scn.graph)  # the mask's initial value
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for b, mask in zip(blocks, learned, strict=True):
+                    b.scn.mask.copy_(mask)
+        return
+    if module == "mcf":
+        def hook(_module, inputs, output):
+            return inputs[0], output[1]  # the input unchanged, the maps as computed
+    else:
+        def hook(_module, inputs, output):
+            flat = output[1].mean(dim=-1, keepdim=True)  # (N*M, C, 1)
+            return inputs[0] * flat.unsqueeze(-1), output[1]
+    handles = [getattr(b, module).register_forward_hook(hook) for b in blocks]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def knockout_accuracy(model: STFNet, loader: DataLoader) -> dict[str, float]:
+    """Top-1 of the whole model ("none") and with each module it has knocked out in turn."""
+    device = torch.device("cpu")
+    scores, labels = predict(model, loader, device)
+    result = {"none": topk_accuracy(scores, labels, 1)}
+    for module in KNOCKOUTS:
+        if _blocks_with(model, module):
+            with knocked_out(model, module):
+                result[module] = topk_accuracy(predict(model, loader, device)[0], labels, 1)
+    return result
+
+
 def split_contributions(checkpoint: str | Path, data_path: str | Path, split: str,
                         batch_size: int = 32) -> tuple[dict[str, Any], Figure]:
     """The figures over one dataset split, with what they were measured on, and their plot."""
     ckpt = load_checkpoint(checkpoint)
     dataset = split_dataset(ckpt, data_path, split)
-    found = module_contributions(ckpt.build_model("cpu"), DataLoader(dataset, batch_size=batch_size))
+    model, loader = ckpt.build_model("cpu"), DataLoader(dataset, batch_size=batch_size)
+    found = module_contributions(model, loader)
     title = f"{variant_name(ckpt.model_config)} ({checkpoint}) on {split}, {len(dataset)} samples"
     summary = {"checkpoint": str(checkpoint), "data": str(data_path), "split": split, "samples": len(dataset),
-               **{name: {str(k): round(v, 5) for k, v in values.items()} for name, values in found.items()}}
+               **{name: {str(k): round(v, 5) for k, v in values.items()} for name, values in found.items()},
+               "top1_knocked_out": {k: round(v, 5) for k, v in knockout_accuracy(model, loader).items()}}
     return summary, contributions_figure(found, title)
 
 
@@ -95,4 +154,8 @@ def contributions_table(summary: dict[str, Any]) -> str:
     for layer in layers:
         cells = [summary[name].get(str(layer)) for name in names]
         rows.append(f"{layer:>5}" + "".join(f"{'-' if c is None else f'{c:.3f}':>12}" for c in cells))
+    top1 = summary["top1_knocked_out"]
+    rows.append(f"top-1 {100 * top1['none']:.1f} %; with " + ", ".join(
+        f"{'the graph mask' if k == 'mask' else k.upper()} knocked out {100 * v:.1f} %"
+        for k, v in top1.items() if k != "none"))
     return "\n".join(rows)
