@@ -206,7 +206,7 @@ def test_contributions_are_zero_for_fresh_modules_and_match_the_blocks_run_by_ha
         block.scn.mask.add_(0.1 * torch.randn_like(block.scn.mask))
         if block.mcf is not None:
             block.mcf.bn.weight.fill_(0.5)
-    found = module_contributions(model, [x[:1], (x[1:], torch.tensor([0]))])  # plain and (input, label) batches
+    found = module_contributions(model, [x[:1], x[1:]])
     mcf_inputs, tdf_weights = _focus_inputs(model, x)
     for layer, s in mcf_inputs.items():
         rows = (model.blocks[layer].mcf(s)[0] - s).flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1)
@@ -295,7 +295,10 @@ def test_knocked_out_modules_do_without_what_they_learned_and_come_back_after():
 
     torch.testing.assert_close(model(x), full)  # everything back as it was
     labels = full.argmax(dim=1)
-    accuracy = knockout_accuracy(model, [(x, labels)])
+    accuracy = knockout_accuracy(model, [(x, labels)], full, labels)
     assert accuracy["none"] == 1.0 and set(accuracy) == {"none", "mask", "mcf", "tdf"}
+    with knocked_out(model, "mcf"):
+        expected = (model(x).argmax(dim=1) == labels).float().mean().item()
+    assert accuracy["mcf"] == pytest.approx(expected)
     baseline = STFNet(stgcn_config(layout="openpose18", num_classes=3, base_channels=4, in_channels=3))
-    assert set(knockout_accuracy(baseline, [(x, labels)])) == {"none"}
+    assert set(knockout_accuracy(baseline, [(x, labels)], full, labels)) == {"none"}

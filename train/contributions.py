@@ -17,7 +17,7 @@ identity it starts as) or TDF's weights flattened to their mean over time (a per
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,15 +42,14 @@ def _relative_norm(change: Tensor, reference: Tensor) -> Tensor:
 
 def mask_change(model: STFNet) -> dict[int, float]:
     """Res-layer -> ||Ga - G|| / ||G|| of its SCN (layers with a graph mask only)."""
-    return {layer: float((block.scn.mask - block.scn.graph).norm() / block.scn.graph.norm())
+    return {layer: float((block.scn.mask.detach() - block.scn.graph).norm() / block.scn.graph.norm())
             for layer, block in enumerate(model.blocks) if layer >= 1 and block.scn.mask is not None}
 
 
-@torch.no_grad()
-def module_contributions(model: STFNet, batches: Any) -> dict[str, dict[int, float]]:
-    """The three figures of the module docstring for ``model`` (put in eval mode) over ``batches`` of input
-    ``(N, C, T, V, M)`` (or ``(input, label)`` pairs)."""
-    model.eval()
+@contextmanager
+def measured(model: STFNet) -> Iterator[dict[str, dict[int, float]]]:
+    """Forward passes of ``model`` within the block add to the figures of the module docstring; the dict it gives
+    is filled on leaving the block."""
     mcf: dict[int, list[Tensor]] = {}
     tdf: dict[int, list[Tensor]] = {}
 
@@ -71,15 +70,25 @@ def module_contributions(model: STFNet, batches: Any) -> dict[str, dict[int, flo
             handles.append(block.mcf.register_forward_hook(on_mcf(layer)))
         if block.tdf is not None:
             handles.append(block.tdf.register_forward_hook(on_tdf(layer)))
+    found: dict[str, dict[int, float]] = {}
     try:
-        for batch in batches:
-            model(batch[0] if isinstance(batch, (tuple, list)) else batch)
+        yield found
     finally:
         for handle in handles:
             handle.remove()
-    mean = {name: {layer: float(torch.cat(values).mean()) for layer, values in found.items()}
-            for name, found in (("mcf_branch", mcf), ("tdf_spread", tdf))}
-    return {"mask_change": mask_change(model), **mean}
+    found["mask_change"] = mask_change(model)
+    for name, values in (("mcf_branch", mcf), ("tdf_spread", tdf)):
+        found[name] = {layer: float(torch.cat(v).mean()) for layer, v in values.items()}
+
+
+@torch.no_grad()
+def module_contributions(model: STFNet, batches: Iterable[Tensor]) -> dict[str, dict[int, float]]:
+    """The figures of the module docstring for ``model``, in eval mode, over ``batches`` of ``(N, C, T, V, M)``."""
+    model.eval()
+    with measured(model) as found:
+        for x in batches:
+            model(x)
+    return found
 
 
 KNOCKOUTS = ("mask", "mcf", "tdf")
@@ -120,10 +129,10 @@ def knocked_out(model: STFNet, module: str) -> Iterator[None]:
             handle.remove()
 
 
-def knockout_accuracy(model: STFNet, loader: DataLoader) -> dict[str, float]:
-    """Top-1 of the whole model ("none") and with each module it has knocked out in turn."""
+def knockout_accuracy(model: STFNet, loader: DataLoader, scores: Tensor, labels: Tensor) -> dict[str, float]:
+    """Top-1 of the whole model ("none", from its ``scores`` for the ``labels`` of ``loader``) and with each module
+    it has knocked out in turn."""
     device = torch.device("cpu")
-    scores, labels = predict(model, loader, device)
     result = {"none": topk_accuracy(scores, labels, 1)}
     for module in KNOCKOUTS:
         if _blocks_with(model, module):
@@ -138,11 +147,13 @@ def split_contributions(checkpoint: str | Path, data_path: str | Path, split: st
     ckpt = load_checkpoint(checkpoint)
     dataset = split_dataset(ckpt, data_path, split)
     model, loader = ckpt.build_model("cpu"), DataLoader(dataset, batch_size=batch_size)
-    found = module_contributions(model, loader)
+    with measured(model) as found:  # one pass gives the figures and the whole model's scores
+        scores, labels = predict(model, loader, torch.device("cpu"))
+    top1 = knockout_accuracy(model, loader, scores, labels)
     title = f"{variant_name(ckpt.model_config)} ({checkpoint}) on {split}, {len(dataset)} samples"
     summary = {"checkpoint": str(checkpoint), "data": str(data_path), "split": split, "samples": len(dataset),
                **{name: {str(k): round(v, 5) for k, v in values.items()} for name, values in found.items()},
-               "top1_knocked_out": {k: round(v, 5) for k, v in knockout_accuracy(model, loader).items()}}
+               "top1_knocked_out": {k: round(v, 5) for k, v in top1.items()}}
     return summary, contributions_figure(found, title)
 
 
