@@ -25,8 +25,8 @@ default the one window centred on the middle of the video, with ``--every S`` on
 from the first full window on. Each window gets its own folder ``window_<k>_<end>s``.
 
 ``--split`` (with ``--checkpoint`` and no ``--sample``) measures how much each focus module changes the features
-over a whole split (graph mask change, MCF branch size, TDF spread over time; see ``train.contributions``) and
-writes ``contributions.png`` and ``contributions.json``.
+over a whole split (graph mask change, MCF branch size, TDF spread over time) and the top-1 with each module
+knocked out (see ``train.contributions``), and writes ``contributions.png`` and ``contributions.json``.
 
 ``--compare`` evaluates two checkpoints on one split and writes ``per_class_accuracy.png`` (paired bars per class,
 Fig. 4) and ``per_class_accuracy.json``; see ``train.per_class``.
