@@ -10,9 +10,10 @@ Choices where the paper is silent (switches in ``STFNetConfig`` where an ablatio
 - SCN computes ``sum_k x W_k (G_k + Ga_k)`` with ``Ga_k`` initialised to ``G_k`` (paper Eq. 2); without the mask
   it is ST-GCN's graph convolution with the fixed ``G_k``.
 - MCF is residual, ``x + BN(W_out y')``, with the BN scale initialised to zero so that a fresh MCF is the
-  identity (as non-local blocks are usually initialised); its similarity is scaled by ``1/sqrt(C/alpha * T)``
-  so the softmax does not saturate on long windows; the grain weights start equal (``1/#grains``); gamma, phi
-  and theta come from one 1x1 conv on the reduced features (the same maps as three convs, fewer kernel launches).
+  identity (as non-local blocks are usually initialised; ``mcf_identity_init=False`` starts it at one); its
+  similarity is scaled by ``1/sqrt(C/alpha * T)`` so the softmax does not saturate on long windows; the grain
+  weights start equal (``1/#grains``); gamma, phi and theta come from one 1x1 conv on the reduced features (the
+  same maps as three convs, fewer kernel launches).
 - TDF multiplies the features by its sigmoid weights (squeeze-and-excitation style), so they lie in (0, 1).
 - The input BatchNorm normalises each (joint, channel) pair shared across persons, so a model trained with
   two persons runs on one.
@@ -47,6 +48,7 @@ class STFNetConfig:
     mcf_reduction: int = 4  # alpha: MCF works on C / alpha channels
     tdf_reduction: int = 4  # TDF squeezes to C / r channels; its grouped conv has C / r groups (paper: r = 4)
     mcf_layers: tuple[int, ...] = field(default=(4, 5, 6, 7, 8, 9))  # res-layers that get MCF
+    mcf_identity_init: bool = True  # MCF's output BN scale starts at 0 (a fresh MCF is the identity); False: at 1
 
 
 @dataclass
@@ -79,7 +81,7 @@ class SCN(nn.Module):
 class MCF(nn.Module):
     """Multi-grain Contextual Focus: every joint attends to the joints or parts of each grain."""
 
-    def __init__(self, channels: int, pools: list[Tensor], reduction: int) -> None:
+    def __init__(self, channels: int, pools: list[Tensor], reduction: int, identity_init: bool = True) -> None:
         super().__init__()
         self.inner = channels // reduction
         self.reduce = nn.Conv2d(channels, self.inner, 1)
@@ -89,7 +91,8 @@ class MCF(nn.Module):
         self.grain_weights = nn.Parameter(torch.full((len(pools),), 1.0 / len(pools)))
         self.expand = nn.Conv2d(self.inner, channels, 1)
         self.bn = nn.BatchNorm2d(channels)
-        nn.init.zeros_(self.bn.weight)
+        if identity_init:
+            nn.init.zeros_(self.bn.weight)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         n, _, t, v = x.shape
@@ -140,7 +143,7 @@ class STFBlock(nn.Module):
         super().__init__()
         k = cfg.temporal_kernel
         self.scn = SCN(in_channels, out_channels, partitions, cfg.graph_mask)
-        self.mcf = MCF(out_channels, pools, cfg.mcf_reduction) if pools else None
+        self.mcf = MCF(out_channels, pools, cfg.mcf_reduction, cfg.mcf_identity_init) if pools else None
         self.tdf = TDF(out_channels, cfg.tdf_motion, cfg.tdf_reduction) if use_tdf else None
         self.tcn = nn.Sequential(
             nn.Conv2d(out_channels, out_channels, (k, 1), (stride, 1), (k // 2, 0)),

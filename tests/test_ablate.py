@@ -7,6 +7,7 @@ import json
 import shlex
 
 import pytest
+import torch
 from train_helpers import tiny_dataset
 
 import train.loop
@@ -106,6 +107,13 @@ def test_an_interrupted_ablation_resumes_without_retraining_finished_runs(tmp_pa
     report = json.loads((out / "ablation.json").read_text())
     assert [len(r["seeds_finished"]) for r in report["rows"]] == [1, 1, 1]
     assert all(load_checkpoint(out / n / "seed0" / "last.pt").extra["epoch"] == 2 for n in ("mask_tdf", "stfnet"))
+
+    # A run from before a model setting existed ran with its default, so it still counts as finished.
+    ckpt = torch.load(out / "stgcn" / "seed0" / "last.pt", weights_only=True)
+    del ckpt["extra"]["train_config"]["model"]["mcf_identity_init"], ckpt["model_config"]["mcf_identity_init"]
+    torch.save(ckpt, out / "stgcn" / "seed0" / "last.pt")
+    assert _ablate(data, out, *configs) == 0
+    assert "[ablate 1/3] stgcn seed 0: finished before, skipped" in capsys.readouterr().err
 
     # The same folder with another budget is refused before anything is trained.
     assert _ablate(data, out, *configs[:-2], "--epochs", "2", "--lr", "0.05") == 2

@@ -16,6 +16,7 @@ VARIANTS = {
     "ntu_three_grains": STFNetConfig(layout="ntu25", **TINY),
     "ntu_two_grains": STFNetConfig(layout="ntu25", num_grains=2, **TINY),
     "dropout": STFNetConfig(dropout=0.5, **TINY),
+    "mcf_full_init": STFNetConfig(mcf_identity_init=False, **TINY),
 }
 
 
@@ -77,6 +78,15 @@ def test_mask_starts_equal_to_the_graph():
     model = STFNet(STFNetConfig(**TINY))
     scn = model.blocks[3].scn
     torch.testing.assert_close(scn.mask.detach(), scn.graph)
+
+
+@torch.no_grad()
+def test_a_fresh_mcf_is_the_identity_unless_it_starts_full():
+    features = torch.randn(4, 16, 16, 18)  # (N*M, C, T, V) of res-layer 4 with base_channels 8
+    for identity_init in (True, False):
+        mcf = STFNet(STFNetConfig(mcf_identity_init=identity_init, **TINY)).eval().blocks[4].mcf
+        assert float(mcf.bn.weight.mean()) == (0.0 if identity_init else 1.0)
+        assert torch.equal(mcf(features)[0], features) == identity_init
 
 
 def test_one_person_input_works_for_a_two_person_trained_model():

@@ -41,7 +41,7 @@ from benchmarks.model import count_parameters, interleaved_latency
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
 from stfnet.layouts import Layout
-from stfnet.model import STFNet
+from stfnet.model import STFNet, STFNetConfig
 from train import loop
 from train.ablation_report import Cost, Row, RunResult, write_report
 from train.data.format import class_names, load_dataset, split_annotations
@@ -53,6 +53,7 @@ OWN_OPTIONS = {"help", "data", "out", "seed", "model", "no_mask", "no_mcf", "no_
 INCIDENTAL_SETTINGS = {"data", "out", "resume", "workers", "device", "epochs"}
 
 History = list[dict[str, float]]
+MODEL_DEFAULTS = {k: v for k, v in dataclasses.asdict(STFNetConfig()).items() if k != "layout"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,8 @@ def progress_of(run: Run) -> tuple[int, History]:
     ckpt = load_checkpoint(path)
     state = ckpt.training_state or {}
     stored = {k: v for k, v in ckpt.extra.get("train_config", {}).items() if k not in INCIDENTAL_SETTINGS}
+    if "model" in stored:  # a run older than a model setting ran with that setting's default
+        stored["model"] = {**MODEL_DEFAULTS, **stored["model"]}
     wanted = {k: v for k, v in loop._config_summary(run.config).items() if k not in INCIDENTAL_SETTINGS}
     if stored != wanted:
         differ = sorted(k for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k))

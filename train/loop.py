@@ -283,6 +283,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--no-tdf", action="store_true", help="without TDF")
     model.add_argument("--tdf-motion", action="store_true", help="TDF on frame differences, kernel 3")
     model.add_argument("--grains", type=int, help="MCF grains including joints (default: all of the layout)")
+    model.add_argument("--mcf-full-init", action="store_true",
+                       help="MCF's output BN starts at 1 instead of 0, so a fresh MCF already changes the features")
     model.add_argument("--base-channels", type=int, default=d.model.base_channels)
     model.add_argument("--dropout", type=float, default=d.model.dropout)
     prep = parser.add_argument_group("input")
@@ -330,7 +332,7 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
         data=args.data, out=args.out, train_split=args.train_split, val_split=args.val_split, layout=args.layout,
         stream=args.stream,
         model=STFNetConfig(tdf_motion=args.tdf_motion, num_grains=args.grains, base_channels=args.base_channels,
-                           dropout=args.dropout, **variant),
+                           dropout=args.dropout, mcf_identity_init=not args.mcf_full_init, **variant),
         normalize=NormalizeConfig(num_frames=args.frames, num_persons=args.persons, coords=coords,
                                   use_score=use_score, center=args.center, scale=args.scale,
                                   ignore_joints=tuple(args.ignore_joints)),
