@@ -51,12 +51,14 @@ class SlowRecognizer:
 
     def __init__(self, inner: Recognizer, delay: float) -> None:
         self.inner, self.delay, self.calls = inner, delay, 0
+        self.threads: set[int] = set()  # the threads predict() ran on
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
     def predict(self, request: object) -> object:
         self.calls += 1
+        self.threads.add(threading.get_ident())
         time.sleep(self.delay)
         return self.inner.predict(request)
 

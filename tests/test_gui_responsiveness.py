@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from gui_fakes import SlowRecognizer, config, fake_camera, open_window, small_checkpoint
@@ -11,7 +12,10 @@ from realtime_fakes import FakeCapture
 from realtime.recognizer import Recognizer
 
 MODEL_DELAY = 0.3  # seconds added to every prediction
-MAX_STALL = 0.050  # the longest the GUI event loop may go without running a 10 ms timer
+# A GUI thread that waited for the model would go >= 300 ms without running its 10 ms timer at every prediction.
+# Half of that tells the two apart on a loaded machine; the measured stall itself is a figure for the README
+# (printed with -s), not a budget asserted here.
+MAX_STALL = MODEL_DELAY / 2
 MEASURE_SECONDS = 2.0
 ATTEMPTS = 3
 
@@ -45,9 +49,8 @@ def test_the_gui_never_blocks_while_a_slow_model_runs(qtbot, tmp_path):
     window.worker.frame_ready.connect(frames.append)
     qtbot.waitUntil(lambda: any(p.prediction.state == "ok" for p in predictions), timeout=10_000)
 
-    # A GUI thread that waited for the model would stall >= 300 ms at every prediction, in every attempt. A
-    # loaded machine (training jobs on the same two cores) can deschedule the process now and then; a later
-    # attempt then tells the two apart.
+    # A loaded machine (training jobs on the same two cores) can deschedule the whole process now and then; a
+    # later attempt then tells that apart from a GUI that waits for the model at every prediction.
     results = []
     for _ in range(ATTEMPTS):
         first_prediction, first_frame, first_call = len(predictions), len(frames), slow[-1].calls
@@ -63,4 +66,5 @@ def test_the_gui_never_blocks_while_a_slow_model_runs(qtbot, tmp_path):
     max_gap, _, new_predictions, new_frames, calls = results[-1]
     assert calls >= 4 and 3 <= new_predictions <= 8  # the model was busy all along: ~one call per 300 ms
     assert new_frames >= 30  # the camera's 30 fps are drawn while the model runs
+    assert threading.get_ident() not in slow[-1].threads  # the model never ran on the GUI thread
     assert max_gap < MAX_STALL, f"the GUI thread stalled {max_gap * 1000:.0f} ms in each of {ATTEMPTS} attempts"
