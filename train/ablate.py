@@ -41,7 +41,7 @@ from benchmarks.model import count_parameters, interleaved_latency
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
 from stfnet.layouts import Layout
-from stfnet.model import STFNet, STFNetConfig
+from stfnet.model import STFNet
 from train import loop
 from train.ablation_report import Cost, Row, RunResult, write_report
 from train.data.format import class_names, load_dataset, split_annotations
@@ -53,7 +53,8 @@ OWN_OPTIONS = {"help", "data", "out", "seed", "model", "no_mask", "no_mcf", "no_
 INCIDENTAL_SETTINGS = {"data", "out", "resume", "workers", "device", "epochs"}
 
 History = list[dict[str, float]]
-MODEL_DEFAULTS = {k: v for k, v in dataclasses.asdict(STFNetConfig()).items() if k != "layout"}
+# The model settings' defaults in the form checkpoints store them (tuples as lists), for runs older than a setting.
+MODEL_DEFAULTS = loop._config_summary(loop.TrainConfig(data="", out=""))["model"]
 
 
 @dataclass(frozen=True)
