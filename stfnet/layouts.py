@@ -168,7 +168,17 @@ KINECT20 = Layout(
     ),
 )
 
-BUILTIN_LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (OPENPOSE18, NTU25, COCO17, KINECT20)}
+PENN13 = Layout(
+    name="penn13",
+    joints=("head", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
+            "l_knee", "r_knee", "l_ankle", "r_ankle"),  # Penn Action's order, sides as the person's own
+    # No neck joint: the head is the center, the shoulders hang from it and the hips from the shoulders.
+    edges=((1, 0), (2, 0), (3, 1), (5, 3), (4, 2), (6, 4), (7, 1), (8, 2), (9, 7), (11, 9), (10, 8), (12, 10)),
+    center=0,
+    parts=(((0,), (1, 2, 7, 8), (3, 5), (4, 6), (9, 11), (10, 12)),),
+)
+
+BUILTIN_LAYOUTS: dict[str, Layout] = {lay.name: lay for lay in (OPENPOSE18, NTU25, COCO17, KINECT20, PENN13)}
 
 
 def get_layout(name_or_path: str | Path | Layout) -> Layout:
@@ -218,18 +228,25 @@ BODY25_JOINTS = (
     "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear", "l_big_toe",
     "l_small_toe", "l_heel", "r_big_toe", "r_small_toe", "r_heel",
 )
-SOURCE_JOINT_COUNTS = {"mediapipe33": 33, "body25": 25, "kinect20": 20, "coco17": 17, "openpose18": 18, "ntu25": 25}
+SOURCE_JOINT_COUNTS = {"mediapipe33": 33, "body25": 25, "kinect20": 20, "coco17": 17, "openpose18": 18, "ntu25": 25,
+                       "penn13": 13}
 
 # target joint -> source joints averaged into it; () means the source lacks that joint.
 REMAPS: dict[tuple[str, str], tuple[tuple[int, ...], ...]] = {
     ("mediapipe33", "openpose18"): ((0,), (11, 12), (12,), (14,), (16,), (11,), (13,), (15,), (24,), (26,), (28,),
                                     (23,), (25,), (27,), (5,), (2,), (8,), (7,)),
+    ("mediapipe33", "penn13"): ((0,), (11,), (12,), (13,), (14,), (15,), (16,), (23,), (24,), (25,), (26,), (27,),
+                                (28,)),
     ("mediapipe33", "coco17"): ((0,), (2,), (5,), (7,), (8,), (11,), (12,), (13,), (14,), (15,), (16,), (23,), (24,),
                                 (25,), (26,), (27,), (28,)),
     ("body25", "openpose18"): ((0,), (1,), (2,), (3,), (4,), (5,), (6,), (7,), (9,), (10,), (11,), (12,), (13,),
                                (14,), (15,), (16,), (17,), (18,)),
     ("coco17", "openpose18"): ((0,), (5, 6), (6,), (8,), (10,), (5,), (7,), (9,), (12,), (14,), (16,), (11,), (13,),
                                (15,), (2,), (1,), (4,), (3,)),
+    # Penn Action has one head joint and no neck: the head stands in for the nose, the neck is between the
+    # shoulders, eyes and ears are unseen.
+    ("penn13", "openpose18"): ((0,), (1, 2), (2,), (4,), (6,), (1,), (3,), (5,), (8,), (10,), (12,), (7,), (9,), (11,),
+                               (), (), (), ()),
     # Kinect v1 has no neck, hand tips or thumbs; its neck is taken halfway between the shoulder center and head.
     ("kinect20", "ntu25"): ((3,), (2,), (1, 0), (0,), (4,), (5,), (6,), (7,), (8,), (9,), (10,), (11,), (12,), (13,),
                             (14,), (15,), (16,), (17,), (18,), (19,), (1,), (), (), (), ()),

@@ -15,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from stfnet.errors import UserError
-from train.data import kinetics, ntu, prenorm, pyskl, utd
+from train.data import kinetics, ntu, penn, prenorm, pyskl, utd
 from train.data.format import SampleError, save_dataset, stratified_split
 
 
@@ -53,15 +53,35 @@ def read_label_names(path: str | Path | None) -> list[str] | None:
     return names
 
 
+def _form(args: argparse.Namespace, forms: tuple[str, ...]) -> str:
+    """The --form the user chose for this source (its first form by default)."""
+    form = args.form or forms[0]
+    if form not in forms:
+        raise UserError(f"{args.source} converts to {' or '.join(forms)}, not '{form}'")
+    return form
+
+
 def convert_utd(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.input)
     files = utd.find_files(root) if root.is_dir() else []
     if not files:
         raise UserError(f"no UTD-MHAD files (a*_s*_t*_skeleton.mat) found in {root}")
-    annotations = convert_all(files, lambda p: utd.convert_file(p, args.form), args.on_error, "UTD-MHAD")
+    form = _form(args, utd.FORMS)
+    annotations = convert_all(files, lambda p: utd.convert_file(p, form), args.on_error, "UTD-MHAD")
     return {"split": utd.cross_subject_split(annotations), "annotations": annotations,
-            "classes": read_label_names(args.labels) or utd.read_action_names(root), "layout": args.form,
+            "classes": read_label_names(args.labels) or utd.read_action_names(root), "layout": form,
             "fps": utd.FPS}
+
+
+def convert_penn(args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(args.input)
+    files = penn.find_files(root) if root.is_dir() else []
+    if not files:
+        raise UserError(f"no Penn Action annotation files (NNNN.mat) found in {root}")
+    form = _form(args, penn.FORMS)
+    annotations = convert_all(files, lambda p: penn.convert_file(p, form), args.on_error, "Penn Action")
+    return {"split": penn.splits(annotations), "annotations": annotations, "classes": list(penn.ACTIONS),
+            "layout": form, "fps": penn.FPS}
 
 
 def convert_ntu(args: argparse.Namespace) -> dict[str, Any]:
@@ -131,6 +151,7 @@ def convert_pyskl_sample(args: argparse.Namespace) -> dict[str, Any]:
 
 CONVERTERS: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]] = {
     "utd-mhad": (convert_utd, "a folder of UTD-MHAD a*_s*_t*_skeleton.mat files"),
+    "penn-action": (convert_penn, "the folder of Penn Action's NNNN.mat annotation files (labels/)"),
     "ntu": (convert_ntu, "a folder (searched recursively) of NTU RGB+D 60/120 .skeleton files"),
     "kinetics": (convert_kinetics, "the Kinetics-skeleton root with kinetics_{train,val}/ and "
                                    "kinetics_{train,val}_label.json"),
@@ -140,6 +161,8 @@ CONVERTERS: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], str]
 EPILOG = """\
 sources and what they write:
   utd-mhad      splits xsub_train / xsub_test (subjects 1, 3, 5, 7 train); layout as --form
+  penn-action   splits train / test (the files' own flag); layout as --form: openpose18 (default, the live
+                layout) or penn13; 2D in pixels, scores 0 for occluded joints, 30 fps, each clip's image size
   ntu           NTU60: xsub_* and xview_*; NTU120 (an action above 60, a setup above 17, or a labels file
                 with more than 60 names): xsub_* and xset_*; layout ntu25, 2 persons, 3D, 2s-AGCN
                 pre-normalisation. Class names A001... unless --labels names them. Leave out the samples NTU
@@ -165,9 +188,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", metavar="FILE",
                         help="class names, one per line in label order (e.g. NTU's label map, Kinetics' "
                              "label_name.txt)")
-    group = parser.add_argument_group("utd-mhad")
-    group.add_argument("--form", default="ntu25", choices=utd.FORMS,
-                       help="3D ntu25 or kinect20, or live-style 2D openpose18 (default: ntu25)")
+    parser.add_argument("--form", choices=sorted(set(utd.FORMS) | set(penn.FORMS)),
+                        help="layout to convert to; utd-mhad: 3D ntu25 (default) or kinect20, or live-style 2D "
+                             "openpose18; penn-action: openpose18 (default) or penn13")
     group = parser.add_argument_group("ntu")
     group.add_argument("--missing", metavar="FILE",
                        help="NTU's list of samples with missing skeletons: those samples are left out")
