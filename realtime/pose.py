@@ -30,9 +30,11 @@ from stfnet.layouts import BUILTIN_LAYOUTS, REMAPS, Layout, remap
 
 # Below this MediaPipe visibility a landmark counts as not seen (MediaPipe's own drawing threshold).
 MIN_VISIBILITY = 0.5
-# People whose seen landmarks span less of the frame's height than this are ignored: too far away for their
-# joints to be read reliably (MediaPipe still "finds" pedestrians tens of metres away, 10-25 % of the frame).
-MIN_PERSON_HEIGHT = 0.3
+# People whose seen landmarks span less than this share of the frame's shorter side are ignored: too far away for
+# their joints to be read reliably (MediaPipe still "finds" pedestrians tens of metres away, 10-25 % of the frame).
+# The span is the longer side of the box around the seen joints, so someone lying down counts as much as someone
+# standing.
+MIN_PERSON_SIZE = 0.3
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,14 @@ def people_from_landmarker_result(result: Any, width: int, height: int,
     return [person_from_landmarks(lms, width, height, min_visibility) for lms in (result.pose_landmarks or [])]
 
 
-def tall_enough(person: Person, frame_height: int, min_height: float) -> bool:
-    """Whether the person's seen joints span at least ``min_height`` of the frame's height."""
-    ys = person.keypoints[person.scores > 0, 1]
-    return ys.size >= 2 and float(ys.max() - ys.min()) >= min_height * frame_height
+def big_enough(person: Person, frame_shape: tuple[int, ...], min_size: float) -> bool:
+    """Whether the person's seen joints span at least ``min_size`` of the frame's shorter side, in any direction
+    (the longer side of their box): standing, lying or upside down alike."""
+    seen = person.keypoints[person.scores > 0, :2]
+    if len(seen) < 2:
+        return False
+    extent = float((seen.max(axis=0) - seen.min(axis=0)).max())
+    return extent >= min_size * min(frame_shape[:2])
 
 
 class MediaPipePose:
@@ -88,12 +94,12 @@ class MediaPipePose:
 
     def __init__(self, model_complexity: int = 1, min_visibility: float = MIN_VISIBILITY,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 min_height: float = MIN_PERSON_HEIGHT) -> None:
+                 min_size: float = MIN_PERSON_SIZE) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ start-up chatter off the terminal
         from mediapipe.python.solutions import pose as mp_pose
 
         self.min_visibility = min_visibility
-        self.min_height = min_height
+        self.min_size = min_size
         self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity,
                                   min_detection_confidence=min_detection_confidence,
                                   min_tracking_confidence=min_tracking_confidence)
@@ -104,7 +110,7 @@ class MediaPipePose:
         if result.pose_landmarks is None:
             return []
         person = person_from_landmarks(result.pose_landmarks.landmark, width, height, self.min_visibility)
-        return [person] if tall_enough(person, height, self.min_height) else []
+        return [person] if big_enough(person, frame.shape, self.min_size) else []
 
     def close(self) -> None:
         self._pose.close()
@@ -117,7 +123,7 @@ class MediaPipeLandmarker:
     coords = 2
 
     def __init__(self, model_path: str | Path, num_poses: int = 4, min_visibility: float = MIN_VISIBILITY,
-                 min_height: float = MIN_PERSON_HEIGHT) -> None:
+                 min_size: float = MIN_PERSON_SIZE) -> None:
         path = Path(model_path)
         if path.suffix != ".task" or not path.is_file():
             raise SourceError(f"pose model {path} does not exist or is not a MediaPipe '.task' file; "
@@ -128,7 +134,7 @@ class MediaPipeLandmarker:
 
         self._mp = mp
         self.min_visibility = min_visibility
-        self.min_height = min_height
+        self.min_size = min_size
         options = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(path)),
                                                running_mode=vision.RunningMode.VIDEO, num_poses=num_poses)
         try:
@@ -145,7 +151,7 @@ class MediaPipeLandmarker:
         self._last_ms = max(self._last_ms + 1, int(time.monotonic() * 1000))
         result = self._landmarker.detect_for_video(image, self._last_ms)
         people = people_from_landmarker_result(result, width, height, self.min_visibility)
-        return [p for p in people if tall_enough(p, height, self.min_height)]
+        return [p for p in people if big_enough(p, frame.shape, self.min_size)]
 
     def close(self) -> None:
         self._landmarker.close()
@@ -167,8 +173,10 @@ def feedable_layouts(source: str) -> list[str]:
 def check_feedable(source: str, coords: int, layout: Layout, model_coords: int) -> None:
     """Fail at start-up, in one sentence, when a keypoint source cannot feed a checkpoint."""
     if source != layout.name and (source, layout.name) not in REMAPS:
+        *others, last = feedable_layouts(source)
+        names = f"{', '.join(others)} or {last}" if others else last
         raise CheckpointError(f"the checkpoint is for layout '{layout.name}', which '{source}' keypoints cannot "
-                              f"feed; use a checkpoint trained on {' or '.join(feedable_layouts(source))}")
+                              f"feed; use a checkpoint trained on {names}")
     if model_coords > coords:
         raise CheckpointError(f"the checkpoint needs {model_coords}D keypoints but '{source}' keypoints are "
                               f"{coords}D; use a checkpoint trained on 2D keypoints (x, y, score)")

@@ -13,10 +13,10 @@ from realtime_fakes import mediapipe_person
 from realtime.pose import (
     MediaPipeLandmarker,
     Person,
+    big_enough,
     check_feedable,
     people_from_landmarker_result,
     person_from_landmarks,
-    tall_enough,
     to_layout,
 )
 from realtime.tracker import Tracker
@@ -61,7 +61,7 @@ def test_remap_to_openpose18_keeps_per_joint_scores():
 def test_layouts_mediapipe_cannot_feed_fail_in_one_sentence():
     check_feedable("mediapipe33", 2, get_layout("openpose18"), 2)
     check_feedable("mediapipe33", 2, get_layout("coco17"), 2)
-    with pytest.raises(CheckpointError, match="layout 'ntu25'.*openpose18 or coco17") as err:
+    with pytest.raises(CheckpointError, match="layout 'ntu25'.*openpose18, penn13 or coco17") as err:
         check_feedable("mediapipe33", 2, get_layout("ntu25"), 3)
     assert "\n" not in str(err.value)
     with pytest.raises(CheckpointError, match="3D keypoints"):
@@ -126,7 +126,18 @@ def test_people_too_small_in_the_frame_are_ignored():
     keypoints[:, 1] = np.linspace(100, 200, 33)  # spans 100 px
     scores = np.ones(33, np.float32)
     person = Person(keypoints, scores, "mediapipe33")
-    assert tall_enough(person, frame_height=300, min_height=0.3)
-    assert not tall_enough(person, frame_height=400, min_height=0.3)
+    assert big_enough(person, (300, 400, 3), min_size=0.3)
+    assert not big_enough(person, (400, 600, 3), min_size=0.3)
     scores[20:] = 0  # the lowest joints unseen: the seen ones span less
-    assert not tall_enough(Person(keypoints, scores, "mediapipe33"), frame_height=300, min_height=0.3)
+    assert not big_enough(Person(keypoints, scores, "mediapipe33"), (300, 400, 3), min_size=0.3)
+
+
+def test_a_person_lying_horizontally_is_found_like_one_standing():
+    standing = np.zeros((33, 2), np.float32)
+    standing[:, 1] = np.linspace(100, 260, 33)  # 160 px tall, 0 px wide
+    lying = standing[:, ::-1].copy()  # the same body turned by 90 degrees: 160 px wide, 0 px tall
+    scores = np.ones(33, np.float32)
+    for keypoints in (standing, lying):
+        assert big_enough(Person(keypoints, scores, "mediapipe33"), (360, 640, 3), min_size=0.3)  # 160 >= 108
+    # A portrait frame: the shorter side is the width.
+    assert not big_enough(Person(lying, scores, "mediapipe33"), (1280, 720, 3), min_size=0.3)  # 160 < 216
