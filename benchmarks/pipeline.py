@@ -1,6 +1,6 @@
 """`bench pipeline`: what recognition costs on top of pose estimation, and how fresh its predictions are.
 
-    python main.py bench pipeline VIDEO [--checkpoint CKPT] [--every-ms 200] [--live-every-ms 50] [--repeats 2]
+    python main.py bench pipeline VIDEO [--model NAME_OR_PATH] [--every-ms 200] [--live-every-ms 50] [--repeats 2]
 
 Prints JSON with:
 
@@ -33,20 +33,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from realtime.defaults import DEFAULT_CHECKPOINT
 from realtime.engine import Engine, EngineConfig
 from realtime.pose import MediaPipePose
 from realtime.recognizer import Prediction, Recognizer
 from realtime.sources import VideoSource
 from stfnet.checkpoint import Checkpoint, load_checkpoint, make_checkpoint
+from stfnet.errors import CheckpointError
 from stfnet.features import NormalizeConfig
 from stfnet.model import STFNet, STFNetConfig
+from stfnet.shipped import resolve_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="video file to run on")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="checkpoint (default: the installed default model, else random weights)")
+    parser.add_argument("--model", "--checkpoint", dest="model", metavar="NAME_OR_PATH",
+                        help="shipped model name or checkpoint (default: the default model, else random weights)")
     parser.add_argument("--every-ms", type=float, default=200.0, help="replay: classify every N ms of video time")
     parser.add_argument("--live-every-ms", type=float, default=EngineConfig().every_ms,
                         help="live latency run: classify at most every N ms of wall-clock time")
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    checkpoint, description = _checkpoint(args.checkpoint)
+    checkpoint, description = _checkpoint(args.model)
     VideoSource(args.video).close()  # a missing or unreadable video fails here, in one sentence
     load = os.getloadavg()
     pose_runs: list[Timing] = []
@@ -126,11 +127,15 @@ class _Clock:
                       time.thread_time() - self.thread)
 
 
-def _checkpoint(path: Path | None) -> tuple[Checkpoint, str]:
-    if path is not None:
+def _checkpoint(name_or_path: str | None) -> tuple[Checkpoint, str]:
+    if name_or_path is not None:
+        path = resolve_model(name_or_path)
         return load_checkpoint(path), str(path)
-    if DEFAULT_CHECKPOINT.is_file():
-        return load_checkpoint(DEFAULT_CHECKPOINT), str(DEFAULT_CHECKPOINT)
+    try:
+        path = resolve_model(None)
+        return load_checkpoint(path), str(path)
+    except CheckpointError:
+        pass
     labels = [f"class_{i}" for i in range(27)]
     model = STFNet(STFNetConfig(layout="openpose18", num_classes=len(labels), in_channels=3, base_channels=64))
     norm = NormalizeConfig(num_frames=64, num_persons=1, coords=2, use_score=True)

@@ -25,8 +25,8 @@ from gui_fakes import (
 from PyQt6.QtGui import QImage
 from realtime_fakes import FakeCapture
 
+import stfnet.shipped
 from realtime.gui import present
-from realtime.gui import worker as worker_module
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +188,8 @@ def test_export_writes_the_timeline_and_a_screenshot(qtbot, checkpoint, video, t
     assert window.export_timeline(tmp_path / "timeline.csv")
     with (tmp_path / "timeline.csv").open() as f:
         rows = list(csv.reader(f))
-    assert rows[0][:5] == ["time", "frame_index", "state", "label_1", "probability_1"]
-    assert len(rows) == len(records) + 1 and rows[-1][3] == window.prediction.top_k[0][0]
+    assert rows[0][:6] == ["time", "frame_index", "state", "label", "label_1", "probability_1"]
+    assert len(rows) == len(records) + 1 and rows[-1][4] == window.prediction.top_k[0][0]
 
     assert window.save_screenshot(tmp_path / "shot.png")
     image = QImage(str(tmp_path / "shot.png"))
@@ -217,7 +217,7 @@ def test_closing_stops_every_thread_and_releases_the_camera(qtbot, checkpoint):
 
 
 def test_no_camera_and_no_default_model_keep_the_window_usable(qtbot, checkpoint, video, tmp_path, monkeypatch):
-    monkeypatch.setattr(worker_module, "DEFAULT_CHECKPOINT", tmp_path / "not-installed.pt")
+    monkeypatch.setattr(stfnet.shipped, "ASSETS", tmp_path / "no-assets")
     window = open_window(qtbot, config())
     qtbot.waitUntil(lambda: "source" in window.notices and "model" in window.notices, timeout=5000)
     overlay = window.video.overlay_text()

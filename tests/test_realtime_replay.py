@@ -10,8 +10,8 @@ import pytest
 from conftest import shared_path
 from realtime_fakes import FakePose, tiny_checkpoint, write_video
 
-import realtime.defaults
 import realtime.replay
+import stfnet.shipped
 from main import main
 
 
@@ -48,8 +48,8 @@ def test_replay_writes_timeline_csv_and_annotated_video(tmp_path, checkpoint_pat
     assert last["state"] == "ok" and last["time"] == pytest.approx(2.75) and len(last["top_k"]) == 3
     assert set(last["top_k"][0]) == {"label", "probability"}
     rows = list(csv.reader((out / "t.csv").open()))
-    assert rows[0][:5] == ["time", "frame_index", "state", "label_1", "probability_1"] and len(rows) == 13
-    assert rows[-1][3] == last["top_k"][0]["label"]
+    assert rows[0][:6] == ["time", "frame_index", "state", "label", "label_1", "probability_1"] and len(rows) == 13
+    assert rows[-1][3] == last["label"] and rows[-1][4] == last["top_k"][0]["label"]
     cap = cv2.VideoCapture(str(out / "a.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
     cap.release()
@@ -118,17 +118,22 @@ def test_checkpoint_the_pose_backend_cannot_feed_exits_with_one_sentence(tmp_pat
     assert "layout 'ntu25'" in _one_sentence(capsys)
 
 
-def test_without_checkpoint_uses_the_default_or_says_it_is_missing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(realtime.defaults, "DEFAULT_CHECKPOINT", tmp_path / "assets" / "stfnet_utd_openpose18.pt")
+def test_without_a_model_uses_the_default_or_says_it_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(stfnet.shipped, "ASSETS", tmp_path / "assets")
     video = write_video(tmp_path / "clip.avi", frames=5)
     assert main(["replay", str(video), "--out", str(tmp_path / "t.json")]) == 2
     err = _one_sentence(capsys)
-    assert "default model" in err and "is not installed" in err and "--checkpoint" in err
+    assert "default model" in err and "is not installed" in err and "--model" in err
 
 
-def test_default_checkpoint_is_one_constant():
-    assert realtime.defaults.DEFAULT_CHECKPOINT.name == "stfnet_utd_openpose18.pt"
-    assert realtime.defaults.DEFAULT_CHECKPOINT.parent.name == "assets"
+def test_an_unknown_model_name_gives_one_sentence_and_exit_2(tmp_path, capsys):
+    video = write_video(tmp_path / "clip.avi", frames=5)
+    for command in (["replay", str(video), "--out", str(tmp_path / "t.json")], ["export", "--format", "onnx"],
+                    ["eval", "--data", str(tmp_path / "d.pkl"), "--split", "test"]):
+        assert main([*command, "--model", "no-such-model"]) == 2
+        err = _one_sentence(capsys)
+        assert "unknown model 'no-such-model'" in err and "gestures" in err
+    assert not (tmp_path / "t.json").exists()
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""`python main.py eval --checkpoint CKPT --data FILE --split NAME`: accuracy of a checkpoint on a dataset split.
+"""`python main.py eval --model NAME_OR_PATH --data FILE --split NAME`: accuracy of a checkpoint on a dataset split.
 
 Writes to ``--out`` (default ``<checkpoint folder>/eval-<checkpoint name>-<split>``):
 ``metrics.json`` (top-1, top-5, per-class accuracy, confusion matrix), ``confusion.png`` and ``scores.npz``
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from torch.utils.data import DataLoader
 from stfnet.atomic import write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.errors import UserError
+from stfnet.shipped import resolve_model
 from train.data.dataset import SkeletonDataset
 from train.data.format import load_dataset, split_annotations
 from train.loop import predict, topk_accuracy
@@ -46,8 +46,9 @@ def check_fits(ckpt: Checkpoint, data: dict[str, Any], annotations: list[dict[st
     if top >= len(ckpt.labels):
         raise UserError(f"{source} has label {top} but the checkpoint knows {len(ckpt.labels)} classes")
     if data.get("classes") and list(data["classes"]) != ckpt.labels:
-        print(f"warning: the class names of {source} differ from the checkpoint's; using the checkpoint's",
-              file=sys.stderr)
+        raise UserError(f"the classes of {source} ({len(data['classes'])}: {', '.join(data['classes'][:3])}, ...) "
+                        f"are not the checkpoint's ({len(ckpt.labels)}: {', '.join(ckpt.labels[:3])}, ...): "
+                        "evaluate it on data with its own classes")
 
 
 def compute_metrics(scores: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict[str, Any]:
@@ -92,7 +93,8 @@ def split_dataset(ckpt: Checkpoint, data_path: str | Path, split: str) -> Skelet
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
+    parser.add_argument("--model", "--checkpoint", dest="model", metavar="NAME_OR_PATH",
+                        help="shipped model name or checkpoint file (.pt) (default: the default model)")
     parser.add_argument("--data", required=True, help="dataset file (pyskl annotation pickle)")
     parser.add_argument("--split", required=True, help="split of the dataset to evaluate on, e.g. xsub_test")
     parser.add_argument("--out", help="folder for metrics.json, confusion.png and scores.npz "
@@ -103,11 +105,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = evaluate_checkpoint(args.checkpoint, args.data, args.split, args.batch_size, args.device, args.workers)
-    ckpt = Path(args.checkpoint)
+    ckpt = resolve_model(args.model)
+    result = evaluate_checkpoint(ckpt, args.data, args.split, args.batch_size, args.device, args.workers)
     out = Path(args.out) if args.out else ckpt.parent / f"eval-{ckpt.stem}-{args.split}"
     metrics = compute_metrics(result.scores, result.labels, result.classes)
-    metrics |= {"checkpoint": str(args.checkpoint), "data": str(args.data), "split": args.split,
+    metrics |= {"checkpoint": str(ckpt), "data": str(args.data), "split": args.split,
                 "stream": result.stream}
     save_scores(result, out / "scores.npz")
     plot_confusion(np.array(metrics["confusion_matrix"]), result.classes, out / "confusion.png",

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 
-from realtime.defaults import DEFAULT_CHECKPOINT
 from realtime.engine import Engine, EngineConfig, PoseResult
 from realtime.gui.player import SeekableVideo
 from realtime.pose import Person, PoseEstimator, check_feedable, create_estimator, to_layout
@@ -34,6 +33,7 @@ from realtime.recognizer import Prediction, Recognizer, TrackedPerson
 from realtime.sources import CameraSource, Frame, Source
 from stfnet.errors import SourceError, UserError
 from stfnet.layouts import OPENPOSE18, Layout
+from stfnet.shipped import resolve_model
 
 DISPLAY_LAYOUT = OPENPOSE18  # skeletons are drawn in the live layout while no model is loaded
 BUNDLED_POSE = "MediaPipe (bundled)"
@@ -190,10 +190,13 @@ class PipelineWorker(QObject):
 
     @pyqtSlot(str)
     def load_checkpoint(self, path: str) -> None:
-        """Load a checkpoint ("" for the default model) and classify with it from now on."""
-        target = Path(path) if path else DEFAULT_CHECKPOINT
-        if not path and not target.is_file():
-            self.notice.emit("model", f"No model: the default checkpoint {target} is not installed — {MODEL_HINT}")
+        """Load a shipped model by name or a checkpoint file ("": the default model); classify with it from now on.
+
+        The source keeps running: only the engine (its windows and the model thread) is rebuilt."""
+        try:
+            target = resolve_model(path or None)
+        except UserError as exc:
+            self._model_failed(f"No model: {exc}")
             return
         self.status.emit(f"Loading checkpoint {target.name}…")
         try:
