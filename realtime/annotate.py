@@ -55,9 +55,8 @@ def draw(image: np.ndarray, people: tuple[TrackedPerson, ...], layout: Layout,
 def _label(image: np.ndarray, prediction: Prediction | None) -> None:
     if prediction is None:
         return
-    if prediction.top_k:
-        label, probability = prediction.top_k[0]
-        text = f"{label} {probability:.2f}"
+    if prediction.label is not None:
+        text = f"{prediction.label} {dict(prediction.top_k).get(prediction.label, 0.0):.2f}"
     else:
         text = STATE_TEXT.get(prediction.state, prediction.state)
     (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)

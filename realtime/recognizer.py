@@ -8,17 +8,22 @@ API::
     prediction = recognizer.predict(request)               # a Request is built by engine.Engine
 
 ``predict`` normalises each window exactly as the checkpoint records (``stfnet.features.normalize`` and
-``to_stream`` with the checkpoint's options), runs ``forward_with_maps``, smooths each person's class
-probabilities with an exponential moving average over time, and returns a ``Prediction``. It holds the
-smoothing state, so one thread calls it, in time order. No threads here: ``engine.Engine`` schedules it.
+``to_stream`` with the checkpoint's options), runs ``forward_with_maps``, turns the logits into calibrated
+probabilities (divided by the checkpoint's ``temperature``, fitted on a validation split when it was trained),
+smooths each person's probabilities with an exponential moving average over time, decides what label to show
+(``decision.LabelDecider``: "uncertain" below ``min_confidence``, no flicker) and returns a ``Prediction``. It
+holds the smoothing and decision state, so one thread calls it, in time order. No threads here:
+``engine.Engine`` schedules it.
 
 A ``Prediction``'s top-level fields describe the main person (the first in ``people``); ``people`` holds every
-tracked person. "no_person" and "warming_up" are states, not errors: their top_k is empty and their
-probabilities are zeros. All arrays in a Prediction are read-only.
+tracked person. "uncertain", "no_person" and "warming_up" are states, not errors: "uncertain" keeps its top_k
+and probabilities (what the model thought, for the timeline and a greyed display) but has no label; the other
+two have an empty top_k and zero probabilities. All arrays in a Prediction are read-only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -28,10 +33,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from realtime.decision import DEFAULT_MIN_CONFIDENCE, DecisionConfig, LabelDecider
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.features import normalize, to_stream
 
-STATES = ("ok", "no_person", "warming_up")
+STATES = ("ok", "uncertain", "no_person", "warming_up")
 DEFAULT_FPS = 30.0  # frame rate a checkpoint's window is assumed to span when it records neither fps nor seconds
 
 
@@ -67,20 +73,21 @@ class Request:
 @dataclass(frozen=True)
 class PersonPrediction:
     person_id: int
-    state: str  # "ok" or "warming_up"
+    state: str  # "ok", "uncertain" or "warming_up"
     top_k: tuple[tuple[str, float], ...]
-    probabilities: np.ndarray  # (classes,) smoothed; zeros while warming up
+    probabilities: np.ndarray  # (classes,) calibrated and smoothed; zeros while warming up
     keypoints: np.ndarray  # (V, C) newest frame, model layout
     scores: np.ndarray  # (V,)
+    label: str | None = None  # the label shown (stable, see decision.py); None unless "ok"
 
 
 @dataclass(frozen=True)
 class Prediction:
     timestamp: float  # stream time of the newest frame in the window (s)
     frame_index: int  # index of that frame
-    state: str  # "ok", "no_person" or "warming_up" (of the main person)
-    top_k: tuple[tuple[str, float], ...]  # (label, smoothed probability), best first; () unless ok
-    probabilities: np.ndarray  # (classes,) smoothed over time
+    state: str  # "ok", "uncertain", "no_person" or "warming_up" (of the main person)
+    top_k: tuple[tuple[str, float], ...]  # (label, smoothed probability), best first; () unless ok or uncertain
+    probabilities: np.ndarray  # (classes,) calibrated, smoothed over time
     mcf_maps: dict[int, list[np.ndarray]]  # res-layer -> per grain (V, V_i) joint-to-part attention, main person
     mcf_grain_weights: dict[int, np.ndarray]  # res-layer -> (grains,) learned grain weights
     tdf_weights: dict[int, np.ndarray]  # res-layer -> (C, T') temporal weights in (0, 1)
@@ -91,11 +98,12 @@ class Prediction:
     scores: np.ndarray | None  # (V,)
     person_id: int | None = None  # main person's track id
     people: tuple[PersonPrediction, ...] = ()  # everyone tracked, main person first
+    label: str | None = None  # the main person's shown label: stable, None unless "ok" (may differ from top_k[0])
 
-    @property
-    def label(self) -> str | None:
-        """The best label, or None unless the state is "ok"."""
-        return self.top_k[0][0] if self.top_k else None
+
+def without_maps(prediction: Prediction) -> Prediction:
+    """The prediction without its attention maps (about 100 KiB), for keeping many of them."""
+    return dataclasses.replace(prediction, mcf_maps={}, mcf_grain_weights={}, tdf_weights={})
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -144,8 +152,12 @@ def default_threads() -> int:
 
 
 class Recognizer:
+    """``decision`` defaults to the checkpoint's own ``min_confidence`` (recorded when it was calibrated), else
+    ``DEFAULT_MIN_CONFIDENCE``; ``min_confidence`` alone overrides just the threshold."""
+
     def __init__(self, checkpoint: Checkpoint, device: str | torch.device | None = None, top_k: int = 5,
-                 smoothing_half_life: float = 0.5, threads: int | None = None) -> None:
+                 smoothing_half_life: float = 0.5, threads: int | None = None,
+                 decision: DecisionConfig | None = None, min_confidence: float | None = None) -> None:
         self.checkpoint = checkpoint
         self.device = torch.device(device) if device is not None else default_device()
         if self.device.type == "cpu":
@@ -157,6 +169,20 @@ class Recognizer:
         self.labels = tuple(checkpoint.labels)
         self.top_k = min(top_k, len(self.labels))
         self.smoother = ProbabilitySmoother(smoothing_half_life)
+        self.temperature = float(checkpoint.extra.get("temperature") or 1.0)
+        decision = decision or DecisionConfig(
+            min_confidence=float(checkpoint.extra.get("min_confidence", DEFAULT_MIN_CONFIDENCE)))
+        if min_confidence is not None:
+            decision = dataclasses.replace(decision, min_confidence=min_confidence)
+        self.decider = LabelDecider(decision)
+
+    @property
+    def min_confidence(self) -> float:
+        return self.decider.config.min_confidence
+
+    def set_min_confidence(self, value: float) -> None:
+        """Change the threshold from now on (the GUI's control); call it on the thread that predicts."""
+        self.decider.config = dataclasses.replace(self.decider.config, min_confidence=value)
 
     @classmethod
     def from_file(cls, path: str | Path, device: str | torch.device | None = None, **kwargs: Any) -> Recognizer:
@@ -185,14 +211,15 @@ class Recognizer:
 
     @torch.inference_mode()
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
-        """Softmax probabilities ``(N, classes)`` and the focus maps for input ``(N, C, T, V, M)``."""
+        """Calibrated probabilities ``(N, classes)`` and the focus maps for input ``(N, C, T, V, M)``."""
         x = torch.from_numpy(batch).to(self.device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             logits, maps = self.model.forward_with_maps(x)
-        return logits.float().softmax(dim=-1).cpu().numpy(), maps
+        return (logits.float() / self.temperature).softmax(dim=-1).cpu().numpy(), maps
 
     def predict(self, request: Request) -> Prediction:
         self.smoother.retain({p.person_id for p in request.people})
+        self.decider.retain({p.person_id for p in request.people})
         if not request.samples:
             return self._empty(request)
         started = time.perf_counter()
@@ -210,7 +237,7 @@ class Recognizer:
             for pid in sample.person_ids:
                 rank.setdefault(pid, len(rank))
         ordered = sorted(request.people, key=lambda p: rank.get(p.person_id, len(rank)))
-        people = tuple(self._person(p, by_person.get(p.person_id)) for p in ordered)
+        people = tuple(self._person(p, by_person.get(p.person_id), request.timestamp) for p in ordered)
         main = people[0]
         # Maps of sample 0, person 0: the model's (N*M) rows are sample-major.
         mcf = {layer: [_frozen(g[0].float().cpu().numpy()) for g in grains] for layer, grains in maps.mcf.items()}
@@ -231,20 +258,23 @@ class Recognizer:
             scores=main.scores,
             person_id=main.person_id,
             people=people,
+            label=main.label,
         )
 
-    def _person(self, person: TrackedPerson, probabilities: np.ndarray | None) -> PersonPrediction:
+    def _person(self, person: TrackedPerson, probabilities: np.ndarray | None, timestamp: float) -> PersonPrediction:
         if probabilities is None:
             return PersonPrediction(person.person_id, "warming_up", (), _frozen(np.zeros(len(self.labels))),
                                     _frozen(person.keypoints), _frozen(person.scores))
         best = np.argsort(-probabilities, kind="stable")[: self.top_k]
         top_k = tuple((self.labels[i], float(probabilities[i])) for i in best)
-        return PersonPrediction(person.person_id, "ok", top_k, _frozen(probabilities), _frozen(person.keypoints),
-                                _frozen(person.scores))
+        shown = self.decider.decide(person.person_id, probabilities, timestamp)
+        return PersonPrediction(person.person_id, "uncertain" if shown is None else "ok", top_k,
+                                _frozen(probabilities), _frozen(person.keypoints), _frozen(person.scores),
+                                None if shown is None else self.labels[shown])
 
     def _empty(self, request: Request) -> Prediction:
         """A prediction without inference: nobody there, or nobody with enough frames yet."""
-        people = tuple(self._person(p, None) for p in request.people)
+        people = tuple(self._person(p, None, request.timestamp) for p in request.people)
         main = people[0] if people else None
         return Prediction(
             timestamp=request.timestamp,

@@ -26,10 +26,10 @@ LABELS = ["wave", "clap", "kick", "bow", "jump"]
 
 
 def small_checkpoint(path: Path, layout: str = "openpose18", coords: int = 2, use_score: bool = True) -> Path:
-    """A random STF-Net with base 8 channels over 16 frames: real model outputs, quickly."""
+    """A random STF-Net with base 8 channels over 16 frames: real model outputs, quickly (never "uncertain")."""
     cfg = STFNetConfig(layout=layout, num_classes=len(LABELS), base_channels=8, in_channels=coords + int(use_score))
     norm = NormalizeConfig(num_frames=16, coords=coords, use_score=use_score)
-    save_checkpoint(make_checkpoint(STFNet(cfg).eval(), LABELS, "joint", norm), path)
+    save_checkpoint(make_checkpoint(STFNet(cfg).eval(), LABELS, "joint", norm, {"min_confidence": 0.0}), path)
     return path
 
 

@@ -19,9 +19,13 @@ LABELS = ["wave", "clap", "kick", "bow"]
 def tiny_checkpoint(path: Path, layout: str = "openpose18", num_frames: int = 32, coords: int = 2,
                     use_score: bool = True, num_persons: int = 1, stream: str = "joint",
                     extra: dict | None = None) -> Path:
-    """A random small STF-Net checkpoint in the live configuration (or another one)."""
+    """A random small STF-Net checkpoint in the live configuration (or another one).
+
+    A random model is never confident, so it records ``min_confidence`` 0 (never "uncertain") unless ``extra``
+    says otherwise."""
     cfg = STFNetConfig(layout=layout, num_classes=len(LABELS), base_channels=8, in_channels=coords + int(use_score))
     norm = NormalizeConfig(num_frames=num_frames, coords=coords, use_score=use_score, num_persons=num_persons)
+    extra = {"min_confidence": 0.0, **(extra or {})}
     save_checkpoint(make_checkpoint(STFNet(cfg).eval(), LABELS, stream, norm, extra), path)
     return path
 

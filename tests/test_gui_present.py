@@ -16,7 +16,7 @@ def _prediction(timestamp: float, label: str | None, span: tuple[float, float] =
                       top_k=((label, 0.9),) if label else (), probabilities=np.zeros(3), mcf_maps={},
                       mcf_grain_weights={}, tdf_weights={1: tdf}, window_span=span, latency_ms=1.0,
                       joint_attention=np.array([0.1, 0.3, 0.6]), keypoints=None,
-                      scores=np.array([0.9, 0.0, 0.9]))
+                      scores=np.array([0.9, 0.0, 0.9]), label=label)
 
 
 def test_axis_labels_come_from_the_layout():

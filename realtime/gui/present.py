@@ -88,9 +88,8 @@ def headline(prediction: Prediction | None) -> str:
     """One line for the video: the best label and its probability, or the state."""
     if prediction is None:
         return ""
-    if prediction.top_k:
-        label, probability = prediction.top_k[0]
-        return f"{label}  {probability:.0%}"
+    if prediction.label is not None:
+        return f"{prediction.label}  {dict(prediction.top_k).get(prediction.label, 0.0):.0%}"
     return STATE_TEXT.get(prediction.state, prediction.state)
 
 
