@@ -4,6 +4,13 @@ Evaluation goes through ``prepare()``; training inserts augmentation between ``n
 live recognition resamples its window by timestamps, then calls ``normalize()`` and ``to_stream()`` too. So a
 checkpoint sees the same kind of input everywhere.
 
+Windows. With ``window_seconds`` set (every model trained on data with a frame rate), a model window covers that
+many seconds of motion, cut from a clip the way the app cuts it from a camera: ``num_frames`` samples spread over
+the window, the last one at its end, and times before the clip's first frame repeat that frame (as the live
+window repeats its oldest frame while it fills). A clip longer than the window is evaluated as several windows
+whose scores are averaged. Without it (older checkpoints, data without a frame rate) the whole sequence is
+resampled to ``num_frames``.
+
 Shapes: keypoints ``(M, T, V, C)`` and scores ``(M, T, V)`` as on disk; model input ``(C', T, V, M')``.
 """
 
@@ -30,6 +37,7 @@ class NormalizeConfig:
     center: str = "first_frame"  # subtract the center joint: of the first frame it is seen in, per frame, or not
     scale: str = "bones"  # divide by the main person's mean bone length, or not
     ignore_joints: tuple[int, ...] = ()  # joints always treated as unseen (ones the training data never had)
+    window_seconds: float | None = None  # seconds of motion one window covers; None: the whole sequence
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ignore_joints", tuple(int(j) for j in self.ignore_joints))
@@ -41,6 +49,8 @@ class NormalizeConfig:
             raise ValueError(f"coords must be 2 or 3, got {self.coords}")
         if self.num_frames < 1 or self.num_persons < 1:
             raise ValueError("num_frames and num_persons must be at least 1")
+        if self.window_seconds is not None and not self.window_seconds > 0:
+            raise ValueError(f"window_seconds must be positive, got {self.window_seconds}")
 
     @property
     def in_channels(self) -> int:
@@ -71,6 +81,33 @@ def resample_indices(length: int, num_frames: int, start: float = 0.0, span: flo
     span = length - start if span is None else span
     positions = start + (np.arange(num_frames) + 0.5) * span / num_frames
     return np.clip(np.floor(positions).astype(int), 0, max(length - 1, 0))
+
+
+def window_indices(length: int, span: float, num_frames: int, start: float) -> np.ndarray:
+    """Frame indices of a window of ``span`` frames starting at frame ``start`` (may lie before the clip),
+    ``num_frames`` samples with the last at the window's end, each the nearest frame, clamped to the clip: the
+    frame sampling of the live window (``realtime.window``) in frame units."""
+    positions = start + (np.arange(num_frames) + 1) * span / num_frames
+    return np.clip(np.rint(positions).astype(int), 0, max(length - 1, 0))
+
+
+def window_starts(length: int, span: float, max_windows: int = 4) -> np.ndarray:
+    """Start frames of the evaluation windows of a clip: one ending at its last frame when the clip is no longer
+    than the window (as the app sees a short clip when it ends), else up to ``max_windows`` evenly spread
+    windows from its start to its end."""
+    last_start = (length - 1) - span
+    if last_start <= 0:
+        return np.array([last_start])
+    count = min(max_windows, int(np.ceil(length / span)))
+    return np.linspace(0.0, last_start, count)
+
+
+def clip_windows(length: int, fps: float | None, cfg: NormalizeConfig) -> list[np.ndarray]:
+    """Frame indices of each evaluation window of a clip of ``length`` frames (one for whole-sequence models)."""
+    if cfg.window_seconds is None or not fps:
+        return [resample_indices(length, cfg.num_frames)]
+    span = cfg.window_seconds * fps
+    return [window_indices(length, span, cfg.num_frames, s) for s in window_starts(length, span)]
 
 
 def normalize(keypoints: np.ndarray, scores: np.ndarray | None, layout: Layout, cfg: NormalizeConfig) -> np.ndarray:
@@ -136,9 +173,10 @@ def to_stream(x: np.ndarray, layout: Layout, stream: str, coords: int) -> np.nda
 
 
 def prepare(keypoints: np.ndarray, scores: np.ndarray | None, layout: Layout, cfg: NormalizeConfig,
-            stream: str) -> np.ndarray:
-    """Resample a sequence to ``cfg.num_frames``, normalise it and build the stream: model input ``(C, T, V, M)``."""
-    idx = resample_indices(keypoints.shape[1], cfg.num_frames)
+            stream: str, indices: np.ndarray | None = None) -> np.ndarray:
+    """Model input ``(C, T, V, M)`` from the frames ``indices`` of a sequence (default: the whole sequence
+    resampled to ``cfg.num_frames``), normalised, as the stream."""
+    idx = resample_indices(keypoints.shape[1], cfg.num_frames) if indices is None else indices
     sampled_scores = None if scores is None else scores[:, idx]
     return to_stream(normalize(keypoints[:, idx], sampled_scores, layout, cfg), layout, stream, cfg.coords)
 

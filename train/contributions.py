@@ -25,10 +25,10 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from stfnet.checkpoint import load_checkpoint
 from stfnet.model import STFNet
+from train.data.dataset import SkeletonDataset
 from train.evaluate import split_dataset
 from train.explain_figures import contributions_figure
 from train.loop import predict, topk_accuracy
@@ -129,15 +129,15 @@ def knocked_out(model: STFNet, module: str) -> Iterator[None]:
             handle.remove()
 
 
-def knockout_accuracy(model: STFNet, loader: DataLoader, scores: Tensor, labels: Tensor) -> dict[str, float]:
-    """Top-1 of the whole model ("none", from its ``scores`` for the ``labels`` of ``loader``) and with each module
-    it has knocked out in turn."""
+def knockout_accuracy(model: STFNet, dataset: SkeletonDataset, scores: Tensor, labels: Tensor) -> dict[str, float]:
+    """Top-1 of the whole model ("none", from its ``scores`` for the ``labels`` of ``dataset``) and with each
+    module it has knocked out in turn."""
     device = torch.device("cpu")
     result = {"none": topk_accuracy(scores, labels, 1)}
     for module in KNOCKOUTS:
         if _blocks_with(model, module):
             with knocked_out(model, module):
-                result[module] = topk_accuracy(predict(model, loader, device)[0], labels, 1)
+                result[module] = topk_accuracy(predict(model, dataset, device)[0], labels, 1)
     return result
 
 
@@ -146,10 +146,10 @@ def split_contributions(checkpoint: str | Path, data_path: str | Path, split: st
     """The figures over one dataset split, with what they were measured on, and their plot."""
     ckpt = load_checkpoint(checkpoint)
     dataset = split_dataset(ckpt, data_path, split)
-    model, loader = ckpt.build_model("cpu"), DataLoader(dataset, batch_size=batch_size)
+    model = ckpt.build_model("cpu")
     with measured(model) as found:  # one pass gives the figures and the whole model's scores
-        scores, labels = predict(model, loader, torch.device("cpu"))
-    top1 = knockout_accuracy(model, loader, scores, labels)
+        scores, labels = predict(model, dataset, torch.device("cpu"), batch_size)
+    top1 = knockout_accuracy(model, dataset, scores, labels)
     title = f"{variant_name(ckpt.model_config)} ({checkpoint}) on {split}, {len(dataset)} samples"
     summary = {"checkpoint": str(checkpoint), "data": str(data_path), "split": split, "samples": len(dataset),
                **{name: {str(k): round(v, 5) for k, v in values.items()} for name, values in found.items()},

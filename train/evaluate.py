@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from stfnet.atomic import write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
@@ -77,8 +76,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_path: str | Path, split: st
     dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     ckpt = load_checkpoint(checkpoint, map_location="cpu")
     dataset = split_dataset(ckpt, data_path, split)
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    scores, labels = predict(ckpt.build_model(dev), loader, dev)
+    scores, labels = predict(ckpt.build_model(dev), dataset, dev, batch_size, workers)
     return Scores(scores=scores.numpy(), labels=labels.numpy(),
                   frame_dirs=[a["frame_dir"] for a in dataset.annotations], classes=list(ckpt.labels),
                   stream=ckpt.stream, split=split, checkpoint=str(checkpoint))
@@ -89,7 +87,7 @@ def split_dataset(ckpt: Checkpoint, data_path: str | Path, split: str) -> Skelet
     data = load_dataset(data_path)
     annotations = split_annotations(data, split)
     check_fits(ckpt, data, annotations, f"split '{split}' of {data_path}")
-    return SkeletonDataset(annotations, ckpt.layout, ckpt.normalize, ckpt.stream)
+    return SkeletonDataset(annotations, ckpt.layout, ckpt.normalize, ckpt.stream, fps=data.get("fps"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

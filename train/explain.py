@@ -49,10 +49,11 @@ from matplotlib.figure import Figure
 from stfnet.atomic import atomic_open, write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.errors import UserError
-from stfnet.features import prepare
+from stfnet.features import clip_windows, prepare
 from stfnet.layouts import Layout
 from stfnet.model import STFNet
 from train.contributions import contributions_table, split_contributions
+from train.data.dataset import clip_fps
 from train.data.format import load_dataset
 from train.evaluate import check_fits
 from train.explain_figures import feature_figure, mcf_figure, save_png, tdf_figure
@@ -156,8 +157,9 @@ def sample_input(ckpt: Checkpoint, data: dict[str, Any], name: str, source: str)
     check_fits(ckpt, data, [annotation], source)
     keypoints = np.asarray(annotation["keypoint"], dtype=np.float32)  # (M, T, V, C)
     scores = annotation.get("keypoint_score")
+    windows = clip_windows(keypoints.shape[1], clip_fps(annotation, data.get("fps")), ckpt.normalize)
     x = prepare(keypoints, None if scores is None else np.asarray(scores, np.float32), ckpt.layout, ckpt.normalize,
-                ckpt.stream)
+                ckpt.stream, windows[len(windows) // 2])  # the middle window of a long clip
     return x, annotation
 
 

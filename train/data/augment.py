@@ -1,8 +1,12 @@
-"""Training-time augmentation (ST-GCN / 2s-AGCN style, plus what live pose estimates need).
+"""Training-time augmentation (ST-GCN / 2s-AGCN style, plus what skeletons from a camera need).
 
-Temporal: a random crop of the sequence, resampled uniformly to the model's window.
-Before normalisation, on scores: joints or body regions made unseen (webcams often miss legs; pose
-estimators miss joints). After normalisation, on coordinates: rotation, scaling, shift, jitter, mirror.
+Temporal: a window of the clip as the app cuts one (``window_seconds``, at a random speed; a clip shorter than
+the window holds its first and last frame around it, or repeats, as a person who keeps doing the action would),
+or, for whole-sequence models, a random crop resampled to the model's window.
+Before normalisation, on keypoints and scores: body proportions (a pose estimator puts the hips and shoulders
+elsewhere than a human annotator does), joints or body regions made unseen, a picture border cutting the body.
+After normalisation, on coordinates: rotation, scaling, a squash of the horizontal axis (2D: the person seen
+from another angle), shift, jitter, mirror.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from stfnet.features import resample_indices
+from stfnet.features import resample_indices, window_indices
 from stfnet.layouts import Layout
 
 LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
@@ -20,13 +24,20 @@ LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    crop: tuple[float, float] = (0.8, 1.0)  # fraction of the sequence kept by the random temporal crop
+    crop: tuple[float, float] = (0.8, 1.0)  # whole-sequence models: fraction of the sequence a random crop keeps
+    speed: tuple[float, float] = (1.0, 1.0)  # time windows: the window covers window_seconds x this of the clip
+    loop: float = 0.0  # time windows: chance that a clip shorter than the window repeats to fill it
     rotate: float = 15.0  # max rotation in degrees: about the vertical axis (3D) or in the image plane (2D)
+    vertical: int = 1  # 3D: the axis pointing up (0 x, 1 y, 2 z), which rotations turn about
     scale: float = 0.1  # max relative scale change, per axis
+    squash: float = 0.0  # 2D: max relative shrink of the horizontal axis (the person turned away from the camera)
     shift: float = 0.1  # max shift, in normalised units (mean bone lengths)
     jitter: float = 0.0  # std of per-joint, per-frame noise, in normalised units
     drop_joint: float = 0.0  # chance that each joint is unseen for the whole sequence
     drop_lower_body: float = 0.0  # chance that knees, ankles and feet are unseen (upper-body webcam view)
+    out_of_frame: float = 0.0  # chance that a picture border cuts the body (joints beyond it unseen)
+    hip_width: tuple[float, float] = (1.0, 1.0)  # random factor on the distance between the hips
+    shoulder_width: tuple[float, float] = (1.0, 1.0)  # random factor on the distance between the shoulders
     mirror: float = 0.0  # chance of a left-right mirror (x negated, l_ and r_ joints swapped)
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,11 +47,52 @@ class AugmentConfig:
 NO_AUGMENT = AugmentConfig(crop=(1.0, 1.0), rotate=0.0, scale=0.0, shift=0.0)
 
 
+# --- time --------------------------------------------------------------------------------------------------------
+
 def crop_window(length: int, num_frames: int, crop: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     """Frame indices of a random crop covering ``crop`` of the sequence, resampled to ``num_frames``."""
     span = length * rng.uniform(*crop)
     start = rng.uniform(0, length - span)
     return resample_indices(length, num_frames, start=start, span=span)
+
+
+def time_window(length: int, span: float, num_frames: int, cfg: AugmentConfig,
+                rng: np.random.Generator) -> np.ndarray:
+    """Frame indices of a random window of ``span`` frames (times a random speed) cut from a clip.
+
+    A longer clip gives a window anywhere inside it. A shorter one either repeats (chance ``cfg.loop``), or sits
+    anywhere inside the window with its first frame held before it and its last frame after it.
+    """
+    span = span * rng.uniform(*cfg.speed)
+    if length - 1 > span:
+        return window_indices(length, span, num_frames, rng.uniform(0, length - 1 - span))
+    if rng.random() < cfg.loop:
+        positions = rng.uniform(0, length) + (np.arange(num_frames) + 1) * span / num_frames
+        return np.rint(positions).astype(int) % length
+    return window_indices(length, span, num_frames, rng.uniform(length - 1 - span, 0))
+
+
+# --- keypoints and scores, before normalisation --------------------------------------------------------------------
+
+def _pairs(layout: Layout, name: str) -> tuple[int, int] | None:
+    joints = layout.joints
+    left, right = f"l_{name}", f"r_{name}"
+    return (joints.index(left), joints.index(right)) if left in joints and right in joints else None
+
+
+def reshape_body(keypoints: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Keypoints ``(M, T, V, C)`` with the hips and the shoulders moved apart or together about their midpoint."""
+    keypoints = keypoints.copy()
+    for name, (low, high) in (("hip", cfg.hip_width), ("shoulder", cfg.shoulder_width)):
+        pair = _pairs(layout, name)
+        if pair is None or low == high == 1.0:
+            continue
+        factor = rng.uniform(low, high)
+        left, right = keypoints[..., pair[0], :], keypoints[..., pair[1], :]
+        middle = (left + right) / 2
+        keypoints[..., pair[0], :] = middle + factor * (left - middle)
+        keypoints[..., pair[1], :] = middle + factor * (right - middle)
+    return keypoints
 
 
 def drop_scores(scores: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
@@ -53,6 +105,30 @@ def drop_scores(scores: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.
     return scores
 
 
+def cut_by_frame(keypoints: np.ndarray, scores: np.ndarray, cfg: AugmentConfig,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Scores ``(M, T, V)`` with the joints beyond a random picture border unseen, frame by frame.
+
+    The border crosses the body's box (over the whole clip) between half-way and near its edge; the bottom
+    border is the likeliest, as a camera most often misses the legs.
+    """
+    if cfg.out_of_frame <= 0 or rng.random() >= cfg.out_of_frame:
+        return scores
+    seen = scores > 0
+    if not seen.any():
+        return scores
+    side = rng.choice(4, p=[0.55, 0.15, 0.15, 0.15])  # bottom, top, left, right (image y points down)
+    axis = 1 if side < 2 else 0
+    values = keypoints[..., axis][seen]
+    low, high = float(values.min()), float(values.max())
+    depth = rng.uniform(0.05, 0.5) * (high - low)  # how much of the body is beyond the border
+    coordinate = keypoints[..., axis]
+    beyond = coordinate > high - depth if side in (0, 3) else coordinate < low + depth
+    return np.where(beyond, 0.0, scores).astype(np.float32)
+
+
+# --- coordinates, after normalisation ------------------------------------------------------------------------------
+
 def mirror_permutation(layout: Layout) -> list[int]:
     """For each joint, the joint it becomes in a mirror image (``l_x`` <-> ``r_x``; others stay)."""
     index = {name: j for j, name in enumerate(layout.joints)}
@@ -62,14 +138,17 @@ def mirror_permutation(layout: Layout) -> list[int]:
 
 def augment_coords(x: np.ndarray, layout: Layout, coords: int, cfg: AugmentConfig,
                    rng: np.random.Generator) -> np.ndarray:
-    """Random rotation, scale, shift, jitter and mirror of normalised input ``(C, T, V, M)``.
+    """Random rotation, scale, squash, shift, jitter and mirror of normalised input ``(C, T, V, M)``.
 
     Unseen joints (all coordinates exactly zero) stay at zero; a score channel is left alone.
     """
     x = x.copy()
     xyz = x[:coords]  # a view
     seen = np.abs(xyz).sum(axis=0, keepdims=True) > 0  # (1, T, V, M)
-    matrix = _rotation(coords, np.deg2rad(cfg.rotate), rng) * (1 + rng.uniform(-cfg.scale, cfg.scale, coords))
+    stretch = 1 + rng.uniform(-cfg.scale, cfg.scale, coords)
+    if coords == 2 and cfg.squash > 0:
+        stretch[0] *= 1 - rng.uniform(0, cfg.squash)
+    matrix = _rotation(coords, np.deg2rad(cfg.rotate), rng, cfg.vertical) * stretch
     xyz[:] = np.einsum("ij,jtvm->itvm", matrix, xyz)
     xyz += rng.uniform(-cfg.shift, cfg.shift, (coords, 1, 1, 1))
     if cfg.jitter > 0:
@@ -82,8 +161,8 @@ def augment_coords(x: np.ndarray, layout: Layout, coords: int, cfg: AugmentConfi
     return x.astype(np.float32)
 
 
-def _rotation(coords: int, max_angle: float, rng: np.random.Generator) -> np.ndarray:
-    """A random rotation: in the plane (2D), or mostly about the vertical y axis with a little tilt (3D)."""
+def _rotation(coords: int, max_angle: float, rng: np.random.Generator, vertical: int = 1) -> np.ndarray:
+    """A random rotation: in the plane (2D), or mostly about the ``vertical`` axis with a little tilt (3D)."""
     if max_angle == 0:
         return np.eye(coords)
     if coords == 2:
@@ -94,4 +173,5 @@ def _rotation(coords: int, max_angle: float, rng: np.random.Generator) -> np.nda
     rot_y = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
     rot_x = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
     rot_z = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    return rot_y @ rot_x @ rot_z
+    turn = np.roll(np.eye(3), vertical - 1, axis=0)  # maps y to the vertical axis (x -> y, y -> z, z -> x for z up)
+    return turn @ rot_y @ rot_x @ rot_z @ turn.T

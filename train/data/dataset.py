@@ -1,4 +1,10 @@
-"""A torch Dataset over one split of a dataset file, giving model input ``(C, T, V, M)`` and a label."""
+"""A torch Dataset over one split of a dataset file, giving model input ``(C, T, V, M)`` and a label.
+
+Training (``augment`` given): one random window per clip and epoch. Evaluation: every evaluation window of
+every clip (``stfnet.features.clip_windows``: one for short clips and whole-sequence models, several for long
+clips), in clip order; ``clip_of_item`` says which clip each item belongs to and ``clip_scores`` averages the
+windows' scores into one per clip.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,22 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stfnet.features import NormalizeConfig, default_scores, normalize, prepare, to_stream
+from stfnet.features import NormalizeConfig, clip_windows, default_scores, normalize, prepare, to_stream
 from stfnet.layouts import Layout
-from train.data.augment import AugmentConfig, augment_coords, crop_window, drop_scores
+from train.data.augment import (
+    AugmentConfig,
+    augment_coords,
+    crop_window,
+    cut_by_frame,
+    drop_scores,
+    reshape_body,
+    time_window,
+)
+
+
+def clip_fps(annotation: dict[str, Any], default: float | None) -> float | None:
+    """A clip's frame rate: its own (clips recorded at different rates keep them), else the dataset's."""
+    return float(annotation.get("fps") or default or 0) or None
 
 
 class SkeletonDataset(Dataset):
@@ -18,34 +37,59 @@ class SkeletonDataset(Dataset):
     ``seed``, so a run is reproducible whatever the number of loader workers, and resumable mid-way."""
 
     def __init__(self, annotations: list[dict[str, Any]], layout: Layout, normalize_cfg: NormalizeConfig,
-                 stream: str, augment: AugmentConfig | None = None, seed: int = 0) -> None:
+                 stream: str, augment: AugmentConfig | None = None, seed: int = 0, fps: float | None = None) -> None:
         self.annotations = annotations
         self.layout = layout
         self.norm = normalize_cfg
         self.stream = stream
         self.augment = augment
         self.seed = seed
+        self.fps = fps  # the dataset's frame rate, for clips that do not record their own
         self.epoch = 0
+        self.items: list[tuple[int, np.ndarray | None]] = []  # (clip, frame indices); None: drawn per epoch
+        for i, ann in enumerate(annotations):
+            if augment is not None:
+                self.items.append((i, None))
+            else:
+                length = np.shape(ann["keypoint"])[1]
+                self.items += [(i, idx) for idx in clip_windows(length, clip_fps(ann, fps), normalize_cfg)]
+        self.clip_of_item = np.array([clip for clip, _ in self.items], dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.annotations)
+        return len(self.items)
 
     @property
     def labels(self) -> np.ndarray:
+        """One label per clip."""
         return np.array([int(a["label"]) for a in self.annotations])
 
+    def clip_scores(self, item_scores: torch.Tensor) -> torch.Tensor:
+        """Per-clip scores ``(clips, classes)``: the mean over each clip's windows of ``(items, classes)``."""
+        index = torch.from_numpy(self.clip_of_item)
+        total = torch.zeros(len(self.annotations), item_scores.shape[1], dtype=item_scores.dtype)
+        total.index_add_(0, index, item_scores)
+        return total / torch.bincount(index, minlength=len(self.annotations)).clamp(min=1)[:, None]
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        ann = self.annotations[index]
+        clip, indices = self.items[index]
+        ann = self.annotations[clip]
         keypoint = np.asarray(ann["keypoint"], dtype=np.float32)  # (M, T, V, C)
         score = ann.get("keypoint_score")
         score = default_scores(keypoint) if score is None else np.asarray(score, np.float32)
         if self.augment is None:  # evaluation: exactly what explain and other callers of prepare() see
-            x = prepare(keypoint, score, self.layout, self.norm, self.stream)
+            x = prepare(keypoint, score, self.layout, self.norm, self.stream, indices)
             return torch.from_numpy(x), int(ann["label"])
-        rng = np.random.default_rng((self.seed, self.epoch, index))
-        idx = crop_window(keypoint.shape[1], self.norm.num_frames, self.augment.crop, rng)
-        scores = drop_scores(score[:, idx], self.layout, self.augment, rng)
-        x = normalize(keypoint[:, idx], scores, self.layout, self.norm)
-        x = augment_coords(x, self.layout, self.norm.coords, self.augment, rng)
+        cfg = self.augment
+        rng = np.random.default_rng((self.seed, self.epoch, clip))
+        fps = clip_fps(ann, self.fps)
+        length = keypoint.shape[1]
+        if self.norm.window_seconds is not None and fps:
+            idx = time_window(length, self.norm.window_seconds * fps, self.norm.num_frames, cfg, rng)
+        else:
+            idx = crop_window(length, self.norm.num_frames, cfg.crop, rng)
+        kp = reshape_body(keypoint[:, idx], self.layout, cfg, rng)
+        scores = cut_by_frame(kp, drop_scores(score[:, idx], self.layout, cfg, rng), cfg, rng)
+        x = normalize(kp, scores, self.layout, self.norm)
+        x = augment_coords(x, self.layout, self.norm.coords, cfg, rng)
         x = to_stream(x, self.layout, self.stream, self.norm.coords)
         return torch.from_numpy(x), int(ann["label"])
