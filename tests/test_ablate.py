@@ -16,8 +16,8 @@ from stfnet.checkpoint import load_checkpoint
 from train.ablate import add_arguments, passthrough_argv, train_parser, variants
 from train.data.format import load_dataset
 
-TINY = ["--frames", "8", "--base-channels", "4", "--batch-size", "4", "--train-split", "train", "--val-split", "val",
-        "--warmup-epochs", "1", "--device", "cpu", "--latency-repeats", "2"]
+TINY = ["--frames", "8", "--base-channels", "4", "--batch-size", "4", "--train-split", "train", "--test-split", "val",
+        "--mirror", "0.5", "--device", "cpu", "--latency-repeats", "2"]
 
 
 def _ablate(data, out, *extra: str) -> int:
@@ -39,11 +39,11 @@ def test_tiny_ablation_trains_every_config_and_writes_the_table(tmp_path, monkey
     assert names == ["stgcn", "mask", "mask_tdf", "mask_mcf", "stfnet", "grains1"]
     table = (tmp_path / "abl" / "ablation.md").read_text()
     report = json.loads((tmp_path / "abl" / "ablation.json").read_text())
-    assert "1 epoch" in table and "8-frame windows" in table and "seeds 0." in table and "final epoch" in table
+    assert "(1 epoch)" in table and "8-frame windows" in table and "seeds 0." in table and "final step" in table
     rows = [line for line in table.splitlines() if line.startswith("| ") and "`python main.py ablate" in line]
     assert len(rows) == len(names)
     for name, line in zip(names, rows, strict=True):
-        assert f"(`{name}`)" in line and f"--configs {name} --seeds 0 --epochs 1 --frames 8" in line
+        assert f"(`{name}`)" in line and f"--configs {name} --seeds 0 --frames 8" in line and "--epochs 1" in line
         assert "1/1" in line and "pending" not in line
     assert [r["name"] for r in report["rows"]] == names
     assert report["budget"]["epochs"] == 1 and report["budget"]["frames"] == 8
@@ -59,7 +59,8 @@ def test_tiny_ablation_trains_every_config_and_writes_the_table(tmp_path, monkey
         ckpt = load_checkpoint(run["folder"] + "/last.pt")
         m = ckpt.model_config
         assert (m.graph_mask, m.mcf, m.tdf, m.num_grains) == expected[row["name"]]
-        assert ckpt.extra["epoch"] == 1 and run["top1"] == pytest.approx(ckpt.extra["val_top1"])
+        summary = json.loads((tmp_path / "abl" / row["name"] / "seed0" / "metrics.json").read_text())
+        assert ckpt.extra["epoch"] == 1 and run["top1"] == pytest.approx(summary["test"]["top1"])
         assert row["top1_mean"] == pytest.approx(run["top1"]) and row["top1_std"] is None
         # The run's own train command parses to exactly the config that was trained.
         argv = shlex.split(run["train_command"])[3:]
@@ -83,11 +84,11 @@ def test_an_interrupted_ablation_resumes_without_retraining_finished_runs(tmp_pa
     epochs_trained: list[tuple[str, int]] = []
     original = train.loop.train_one_epoch
 
-    def count_then_interrupt(model, loader, optimizer, cfg, epoch, *rest):
+    def count_then_interrupt(model, loader, optimizer, cfg, schedule, epoch, *rest):
         if len(epochs_trained) == 3:  # stgcn epochs 1-2 and mask_tdf epoch 1 are done: Ctrl-C in the 4th
             raise KeyboardInterrupt
         epochs_trained.append((cfg.out.split("/")[-2], epoch))
-        return original(model, loader, optimizer, cfg, epoch, *rest)
+        return original(model, loader, optimizer, cfg, schedule, epoch, *rest)
 
     monkeypatch.setattr(train.loop, "train_one_epoch", count_then_interrupt)
     assert _ablate(data, out, *configs) == 130
@@ -97,7 +98,7 @@ def test_an_interrupted_ablation_resumes_without_retraining_finished_runs(tmp_pa
     assert "| 1/1 |" in table and "| 0/1 | pending |" in table  # the report so far, written after each run
 
     monkeypatch.setattr(train.loop, "train_one_epoch", lambda *a: epochs_trained.append(
-        (a[3].out.split("/")[-2], a[4])) or original(*a))
+        (a[3].out.split("/")[-2], a[5])) or original(*a))
     assert _ablate(data, out, *configs) == 0
     assert epochs_trained[3:] == [("mask_tdf", 1), ("stfnet", 0), ("stfnet", 1)]  # the rest, once each
     assert (out / "stgcn" / "seed0" / "last.pt").stat().st_mtime_ns == finished
@@ -137,12 +138,12 @@ def test_user_mistakes_are_one_sentence(tmp_path, capsys, extra, message):
 def test_passed_through_training_options_round_trip():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--data", "d.pkl", "--out", "o", "--seed", "3", "--milestones", "30", "40", "45",
+    args = parser.parse_args(["--data", "d.pkl", "--out", "o", "--seed", "3", "--decay-at", "0.5", "0.7", "0.9",
                               "--no-use-score", "--tdf-motion", "--crop", "0.5", "0.9", "--lr", "0.05",
                               "--ignore-joints", "1", "2", "--stream", "bone"])
     assert args.seeds == [3]
     argv = passthrough_argv(args)
     assert "--seed" not in argv and "--out" not in argv and "--data" not in argv
     reparsed = train_parser().parse_args(["--data", "d.pkl", "--out", "o", *argv])
-    for key in ("milestones", "use_score", "tdf_motion", "crop", "lr", "ignore_joints", "stream"):
+    for key in ("decay_at", "use_score", "tdf_motion", "crop", "lr", "ignore_joints", "stream"):
         assert getattr(reparsed, key) == getattr(args, key), key

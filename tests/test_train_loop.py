@@ -46,15 +46,16 @@ def test_interrupted_run_resumes_to_the_same_weights_and_metrics(tmp_path, monke
     assert load_checkpoint(tmp_path / "resumed" / "last.pt").extra["epoch"] == 1
     resumed = fit(tiny_train_config(data, tmp_path / "resumed", resume=True))
 
-    assert _without_timing([resumed]) == _without_timing([straight])
+    assert _without_timing([resumed["final"]]) == _without_timing([straight["final"]])
+    assert resumed["calibration"] == straight["calibration"]
     a, b = load_checkpoint(tmp_path / "straight" / "last.pt"), load_checkpoint(tmp_path / "resumed" / "last.pt")
     assert a.state_dict.keys() == b.state_dict.keys()
     for key in a.state_dict:
         torch.testing.assert_close(a.state_dict[key], b.state_dict[key], rtol=0, atol=0, msg=key)
     assert _without_timing(a.training_state["history"]) == _without_timing(b.training_state["history"])
     assert len(b.training_state["history"]) == 3
-    history = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
-    assert [m["epoch"] for m in history] == [1, 2, 3]
+    history = json.loads((tmp_path / "resumed" / "metrics.json").read_text())["history"]
+    assert [m["epoch"] for m in history] == [1, 2, 3] and [m["step"] for m in history] == [3, 6, 9]
 
 
 def test_an_empty_split_is_a_clear_error(tmp_path):
@@ -74,15 +75,65 @@ def test_ddp_on_cpu_trains_and_only_rank_0_writes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "main.py",
            "train", "--data", str(data), "--out", str(out), "--train-split", "train", "--val-split", "val",
-           "--epochs", "2", "--batch-size", "4", "--frames", "8", "--base-channels", "4", "--warmup-epochs", "1",
+           "--epochs", "2", "--batch-size", "4", "--frames", "8", "--base-channels", "4", "--mirror", "0.5",
            "--device", "cpu"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "final.pt", "last.pt", "metrics.csv", "metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "choices.json", "final.pt", "last.pt", "metrics.csv",
+                                                     "metrics.json"]
     assert load_checkpoint(out / "final.pt").training_state is None
-    assert proc.stderr.count("epoch 2/2  loss") == 1  # one process reports
+    assert proc.stderr.count("epoch 2/2  step") == 1  # one process reports
     final = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert len(final) == 1 and json.loads(final[0])["epoch"] == 2
+    assert len(final) == 1 and json.loads(final[0])["out"] == str(out)
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt.extra["epoch"] == 2 and ckpt.labels == ["wave", "clap", "kick"]
     assert not any(k.startswith("module.") for k in ckpt.state_dict)  # the bare model, not the DDP wrapper
+
+
+def test_the_summary_has_baselines_calibration_and_the_test_split_once(tmp_path):
+    data = tiny_dataset(tmp_path / "d.pkl", per_class_train=6, per_class_val=3)
+    data["split"]["test"] = data["split"].pop("val")
+    save_dataset(data, tmp_path / "d.pkl")
+    summary = fit(tiny_train_config(tmp_path / "d.pkl", tmp_path / "run", val_split=None, test_split="auto",
+                                    epochs=4))
+    choices = json.loads((tmp_path / "run" / "choices.json").read_text())
+    assert choices["splits"] == {"train": "train", "val": "carved from train", "test": "test"}
+    assert summary["test"]["samples"] == 9 and 0 <= summary["test"]["top1"] <= 1
+    assert set(summary["baselines"]) == {"val", "test"} and set(summary["baselines"]["test"]) == {"nn1", "class_mean"}
+    final = load_checkpoint(tmp_path / "run" / "final.pt")
+    assert final.extra["temperature"] == summary["calibration"]["temperature"] > 0
+    assert final.extra["min_confidence"] == pytest.approx(2 / 3, abs=1e-3)  # halfway between 1/3 and 1
+    stored = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert stored["test"] == summary["test"] and stored["diagnostics"] == summary["diagnostics"]
+
+
+def test_resuming_with_other_settings_or_without_training_state_is_refused(tmp_path):
+    data = tmp_path / "d.pkl"
+    tiny_dataset(data)
+    fit(tiny_train_config(data, tmp_path / "run", epochs=1))
+    with pytest.raises(UserError, match="other settings"):
+        fit(tiny_train_config(data, tmp_path / "run", epochs=1, lr=0.2, resume=True))
+    final = load_checkpoint(tmp_path / "run" / "final.pt")
+    from stfnet.checkpoint import save_checkpoint
+    save_checkpoint(final, tmp_path / "run" / "last.pt")  # a checkpoint without optimizer state
+    with pytest.raises(UserError, match="no training state"):
+        fit(tiny_train_config(data, tmp_path / "run", epochs=1, resume=True))
+
+
+def test_fine_tuning_keeps_the_backbone_and_frozen_blocks_fixed(tmp_path):
+    data = tmp_path / "d.pkl"
+    tiny_dataset(data)
+    fit(tiny_train_config(data, tmp_path / "backbone", epochs=2))
+    backbone = load_checkpoint(tmp_path / "backbone" / "final.pt")
+    two = tiny_dataset(tmp_path / "two.pkl", per_class_train=3, per_class_val=1)
+    two["classes"] = ["up", "down", "side"]
+    save_dataset(two, tmp_path / "two.pkl")
+    fit(tiny_train_config(tmp_path / "two.pkl", tmp_path / "tuned", init_from=str(tmp_path / "backbone" / "final.pt"),
+                          freeze=3, epochs=2))
+    tuned = load_checkpoint(tmp_path / "tuned" / "final.pt")
+    assert tuned.labels == ["up", "down", "side"] and tuned.normalize == backbone.normalize
+    for key, value in backbone.state_dict.items():
+        frozen = key.startswith(("data_bn.", "blocks.0.", "blocks.1.", "blocks.2."))
+        if frozen and "num_batches_tracked" not in key and "running" not in key:
+            torch.testing.assert_close(tuned.state_dict[key], value, msg=key)
+    assert not torch.equal(tuned.state_dict["blocks.9.tcn.0.weight"], backbone.state_dict["blocks.9.tcn.0.weight"])

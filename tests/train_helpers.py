@@ -42,10 +42,10 @@ def tiny_dataset(path: Path, per_class_train: int = 4, per_class_val: int = 2, f
 
 def tiny_train_config(data: Path, out: Path, **overrides: object) -> TrainConfig:
     """A run that takes a second or two on a CPU."""
-    norm = NormalizeConfig(num_frames=8, coords=2, use_score=True)
+    norm = NormalizeConfig(coords=2, use_score=True)
     fields = dict(data=str(data), out=str(out), train_split="train", val_split="val",
-                  model=STFNetConfig(base_channels=4), normalize=norm,
+                  model=STFNetConfig(base_channels=4), normalize=norm, frames=8,
                   augment=AugmentConfig(rotate=10.0, jitter=0.01, mirror=0.5), epochs=3, batch_size=4, lr=0.05,
-                  warmup_epochs=1, milestones=(2,), seed=0, device="cpu")
+                  warmup=0.3, decay_at=(0.6,), seed=0, device="cpu", test_split=None)
     fields.update(overrides)
     return TrainConfig(**fields)

@@ -1,6 +1,6 @@
 """`python main.py ablate`: the ablation of the paper's Table IV with one command and one budget.
 
-    python main.py ablate --data FILE --out DIR [--seeds 0 1 2] [--epochs N] [--configs NAME ...] [train options]
+    python main.py ablate --data FILE --out DIR [--seeds 0 1 2] [--steps N] [--configs NAME ...] [train options]
 
 Configs (``--configs``, default all that the layout allows), each trained once per seed with ``train.loop.fit``
 in ``DIR/<config>/seed<k>/``:
@@ -12,15 +12,16 @@ in ``DIR/<config>/seed<k>/``:
     stfnet     full STF-Net with all the layout's grains (also the last row of the grains study)
     grains<g>  full STF-Net with g grains, for every g below the layout's count (--grains g)
 
-Every option of `main.py train` is passed through to every run (``--frames 32 --milestones 30 40`` ...), except
-the ones that choose the variant (``--model``, ``--no-mask``, ``--no-mcf``, ``--no-tdf``, ``--grains``); ``--seed``
-is an alias of ``--seeds`` and ``--resume`` is implied. Each run's config is built by parsing its own
-`main.py train` command, so the command written beside it in the report is the one that ran.
+Every option of `main.py train` is passed through to every run (``--frames 32 --steps 2000`` ...), except the
+ones that choose the variant (``--model``, ``--no-mask``, ``--no-mcf``, ``--no-tdf``, ``--grains``); ``--seed``
+is an alias of ``--seeds`` and ``--resume`` is implied. Without ``--steps`` or ``--epochs`` every run follows the
+schedule `main.py train` chooses for the data; without ``--mirror`` the mirror check of `main.py train` runs
+once (in ``DIR/mirror-check``) and its outcome is passed to every run. Each run's config is built by parsing its
+own `main.py train` command, so the command written beside it in the report is the one that ran.
 
 Resuming: run the same command again. A run whose ``last.pt`` is at the final epoch is skipped, an interrupted
 one resumes from its ``last.pt``; a folder holding a run with other settings stops the ablation with an error
-instead of being mixed into the table. Raising ``--epochs`` extends finished runs (the learning-rate schedule
-does not depend on the total). The report (``DIR/ablation.md`` and ``DIR/ablation.json``, see
+instead of being mixed into the table. The report (``DIR/ablation.md`` and ``DIR/ablation.json``, see
 ``train.ablation_report``) is rewritten after every run, so a long ablation can be read while it goes on.
 Parameters and CPU latency are measured first, before training keeps the machine busy.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shlex
 import sys
 from dataclasses import dataclass
@@ -44,13 +46,12 @@ from stfnet.layouts import Layout
 from stfnet.model import STFNet
 from train import loop
 from train.ablation_report import Cost, Row, RunResult, write_report
-from train.data.format import class_names, load_dataset, split_annotations
+from train.data.format import class_names, load_dataset
 
 # Options of `main.py train` that ablate sets itself, per config or per run, or writes explicitly.
-OWN_OPTIONS = {"help", "data", "out", "seed", "model", "no_mask", "no_mcf", "no_tdf", "grains", "resume", "epochs",
-               "frames"}
+OWN_OPTIONS = {"help", "data", "out", "seed", "model", "no_mask", "no_mcf", "no_tdf", "grains", "resume", "frames"}
 # Settings that may differ between invocations without changing what a run computes.
-INCIDENTAL_SETTINGS = {"data", "out", "resume", "workers", "device", "epochs"}
+INCIDENTAL_SETTINGS = {"data", "out", "resume", "workers", "device"}
 
 History = list[dict[str, float]]
 # The model settings' defaults in the form checkpoints store them (tuples as lists), for runs older than a setting.
@@ -85,6 +86,11 @@ class Run:
     folder: Path
     argv: list[str]  # `main.py train` arguments of this run
     config: loop.TrainConfig
+    plan: loop.RunPlan  # splits, preprocessing and schedule fit() will use
+
+    @property
+    def epochs(self) -> int:
+        return self.plan.schedule.epochs
 
 
 # --- command lines ------------------------------------------------------------------------------------------------
@@ -125,7 +131,7 @@ def command(argv: list[str]) -> str:
 
 def budget_argv(args: argparse.Namespace) -> list[str]:
     """The options every run shares: the budget first, then everything passed through."""
-    return ["--epochs", str(args.epochs), "--frames", str(args.frames), *passthrough_argv(args)]
+    return ([] if args.frames is None else ["--frames", str(args.frames)]) + passthrough_argv(args)
 
 
 def ablate_command(args: argparse.Namespace, configs: list[str]) -> str:
@@ -145,20 +151,21 @@ def _check_options(args: argparse.Namespace) -> None:
                         f"pick rows with --configs instead")
     if not args.seeds or len(set(args.seeds)) != len(args.seeds):
         raise UserError("--seeds needs one or more different seeds, e.g. --seeds 0 1 2")
-    if args.epochs < 1 or args.latency_repeats < 1:
-        raise UserError("--epochs and --latency-repeats must be at least 1")
+    if any(n is not None and n < 1 for n in (args.epochs, args.steps)) or args.latency_repeats < 1:
+        raise UserError("--epochs, --steps and --latency-repeats must be at least 1")
 
 
 def plan(args: argparse.Namespace, data: dict[str, Any]) -> tuple[Layout, list[Run]]:
     """The runs to do, in table order then seed order, each with the config its train command parses to."""
     _check_options(args)
-    parser, shared = train_parser(), budget_argv(args)
+    parser = train_parser()
 
     def build(variant: Variant, seed: int) -> Run:
         folder = Path(args.out) / variant.name / f"seed{seed}"
-        argv = ["--data", str(args.data), "--out", str(folder), *variant.flags, "--seed", str(seed), *shared]
+        argv = ["--data", str(args.data), "--out", str(folder), *variant.flags, "--seed", str(seed),
+                *budget_argv(args)]
         config = dataclasses.replace(loop.config_from_args(parser.parse_args(argv), data), resume=True)
-        return Run(variant, seed, folder, argv, config)
+        return Run(variant, seed, folder, argv, config, loop.plan_run(config, data))
 
     # Every run shares the data and so the layout; the layout decides which grain rows exist.
     layout = loop._resolve_layout(build(variants(1)[0], args.seeds[0]).config, data)
@@ -168,6 +175,10 @@ def plan(args: argparse.Namespace, data: dict[str, Any]) -> tuple[Layout, list[R
         raise UserError(f"unknown config(s) {', '.join(unknown)} for layout '{layout.name}' "
                         f"({layout.num_grains} grains): choose from {', '.join(available)}")
     chosen = [v for v in available.values() if not args.configs or v.name in args.configs]
+    if args.mirror is None:  # decided once, on the full model, then written into every run's command
+        check = dataclasses.replace(build(available["stfnet"], args.seeds[0]).config,
+                                    out=str(Path(args.out) / "mirror-check" / "run"))
+        args.mirror = loop.choose_mirror(check, data)[0]
     return layout, [build(v, seed) for v in chosen for seed in args.seeds]
 
 
@@ -188,11 +199,7 @@ def progress_of(run: Run) -> tuple[int, History]:
         differ = sorted(k for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k))
         raise UserError(f"{run.folder} holds a run with other settings ({', '.join(differ)}): use another --out "
                         f"or remove that folder")
-    done = int(state.get("epoch", 0))
-    if done > run.config.epochs:
-        raise UserError(f"{run.folder} was trained for {done} epochs, more than --epochs {run.config.epochs}: "
-                        f"use another --out or the same --epochs")
-    return done, list(state.get("history", []))
+    return int(state.get("epoch", 0)), list(state.get("history", []))
 
 
 # --- cost ---------------------------------------------------------------------------------------------------------
@@ -214,7 +221,7 @@ def measure_cost(runs: list[Run], layout: Layout, num_classes: int, repeats: int
         model_cfg = dataclasses.replace(cfg.model, layout=layout, num_classes=num_classes,
                                         in_channels=cfg.normalize.in_channels)  # as fit() builds it
         models[name] = STFNet(model_cfg).eval()
-    norm = runs[0].config.normalize
+    norm = runs[0].plan.normalize
     x = torch.randn(1, norm.in_channels, norm.num_frames, layout.num_joints, norm.num_persons)  # (N, C, T, V, M)
     ms = interleaved_latency(models, x, repeats=repeats, warmup=max(1, repeats // 5), amp=False)
     return {name: Cost(parameters=count_parameters(m), latency_ms=ms[name], baseline_ratio=ms[name] / ms["stgcn"])
@@ -224,12 +231,14 @@ def measure_cost(runs: list[Run], layout: Layout, num_classes: int, repeats: int
 # --- the ablation -------------------------------------------------------------------------------------------------
 
 def _result(run: Run, done: int, history: History) -> RunResult:
-    final = history[-1] if history and done == run.config.epochs else None
-    best = max(history, key=lambda h: h["val_top1"]) if final else None
+    summary_file = run.folder / "metrics.json"
+    summary = json.loads(summary_file.read_text()) if done == run.epochs and summary_file.is_file() else {}
+    test = summary.get("test") or {}
+    validated = [h for h in history if "val_top1" in h]
+    best = max(validated, key=lambda h: h["val_top1"]) if validated else None
     return RunResult(seed=run.seed, folder=str(run.folder), train_command=command(["train", *run.argv]),
-                     epochs_done=done, top1=final["val_top1"] if final else None,
-                     top5=final["val_top5"] if final else None, best_top1=best["val_top1"] if best else None,
-                     best_epoch=int(best["epoch"]) if best else None)
+                     epochs_done=done, epochs=run.epochs, top1=test.get("top1"), top5=test.get("top5"),
+                     best_val_top1=best["val_top1"] if best else None, best_epoch=int(best["epoch"]) if best else None)
 
 
 def _rows(args: argparse.Namespace, runs: list[Run], layout: Layout, costs: dict[str, Cost],
@@ -248,15 +257,15 @@ def _rows(args: argparse.Namespace, runs: list[Run], layout: Layout, costs: dict
 def _context(args: argparse.Namespace, runs: list[Run], layout: Layout, data: dict[str, Any]) -> dict[str, Any]:
     """The budget and the measuring conditions, stated above the table."""
     first = runs[0].config
-    norm = first.normalize
+    norm, splits, schedule = runs[0].plan.normalize, runs[0].plan.splits, runs[0].plan.schedule
     return {
         "command": ablate_command(args, list(dict.fromkeys(r.variant.name for r in runs))),
         "data": str(args.data), "layout": layout.name, "classes": len(class_names(data)), "stream": first.stream,
-        "train_split": first.train_split, "val_split": first.val_split,
-        "train_samples": len(split_annotations(data, first.train_split)),
-        "val_samples": len(split_annotations(data, first.val_split)),
-        "epochs": first.epochs, "frames": norm.num_frames, "batch_size": first.batch_size, "lr": first.lr,
-        "warmup_epochs": first.warmup_epochs, "milestones": list(first.milestones), "seeds": list(args.seeds),
+        "train_split": splits.names["train"], "val_split": splits.names["val"], "test_split": splits.names["test"],
+        "train_samples": len(splits.train), "val_samples": len(splits.val),
+        "test_samples": len(splits.test or []), "steps": schedule.steps, "epochs": schedule.epochs,
+        "frames": norm.num_frames, "batch_size": first.batch_size, "lr": first.lr, "warmup": first.warmup,
+        "decay_at": list(first.decay_at), "seeds": list(args.seeds),
         "passthrough": passthrough_argv(args),
         "latency_input": [1, norm.in_channels, norm.num_frames, layout.num_joints, norm.num_persons],
         "latency_threads": torch.get_num_threads(), "latency_repeats": args.latency_repeats,
@@ -270,7 +279,7 @@ def ablate(args: argparse.Namespace) -> list[Row]:
     progress = {run.folder: progress_of(run) for run in runs}  # checks every existing folder before training
 
     def finished(run: Run) -> bool:
-        return progress[run.folder][0] == run.config.epochs
+        return progress[run.folder][0] == run.epochs
 
     print(f"ablate: {len(runs)} runs ({len({r.variant.name for r in runs})} configs x {len(args.seeds)} seeds), "
           f"{sum(map(finished, runs))} finished before; measuring parameters and CPU latency", file=sys.stderr,
@@ -286,7 +295,7 @@ def ablate(args: argparse.Namespace) -> list[Row]:
             continue
         done = progress[run.folder][0]
         state = f"resuming after epoch {done}" if done else "training"
-        print(f"{where}: {state}, {run.config.epochs} epochs -> {run.folder}", file=sys.stderr, flush=True)
+        print(f"{where}: {state}, {run.epochs} epochs -> {run.folder}", file=sys.stderr, flush=True)
         loop.fit(run.config, data)
         progress[run.folder] = progress_of(run)
         write_report(out, context, _rows(args, runs, layout, costs, progress))

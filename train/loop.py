@@ -1,17 +1,27 @@
 """`python main.py train`: train one stream of STF-Net on a dataset file.
 
-``train_one_epoch()`` and ``evaluate()`` do one pass each; ``fit()`` runs the whole schedule, writes per-epoch
-metrics (CSV and JSON) and the checkpoints atomically every epoch, and resumes from ``last.pt``. Checkpoints:
-``last.pt`` (with optimizer state, for resuming), ``best.pt`` (best validation top-1 so far) and, at the end,
-``final.pt`` (the last epoch without optimizer state: the one to use when the validation split is the test split,
-since choosing the best epoch on it would select on test data). Under ``torchrun --nproc_per_node N main.py
-train ...`` it runs DistributedDataParallel (NCCL on CUDA, gloo on the CPU); ``--batch-size`` stays the global
-batch, split over the processes.
+``train_one_epoch()`` and ``evaluate()`` do one pass each; ``fit()`` runs the whole schedule. Defaults fit the
+data (``train.autoconfig``, ``train.splits``): the schedule is counted in optimiser steps and scaled to the
+dataset's size, the window covers a typical clip's duration, the augmentation suits 2D or 3D skeletons, a short
+check decides whether left and right may be swapped, and the validation split is carved from the training
+split, so no choice looks at the test split. Every choice is written to ``OUT/choices.json``.
+
+Each evaluation period (about 40 per run) writes ``metrics.json`` / ``metrics.csv`` and the checkpoints
+atomically: ``last.pt`` (with optimizer state, for resuming), ``best.pt`` (best validation top-1 so far) and, at
+the end, ``final.pt``: the last weights, calibrated on the validation split (temperature scaling), the one to
+use. The end of the run evaluates the test split once, beside a 1-nearest-neighbour and a nearest-class-mean
+baseline fitted on the same training samples, and prints warnings a user can act on (``train.diagnostics``).
+
+Fine-tuning (``--init-from CKPT``): the backbone's weights, layout and preprocessing with a new classifier for
+the dataset's classes, optionally the first ``--freeze`` blocks fixed, and a short schedule.
+
+Under ``torchrun --nproc_per_node N main.py train ...`` it runs DistributedDataParallel (NCCL on CUDA, gloo on
+the CPU); ``--batch-size`` stays the global batch, split over the processes.
 
 Reproducibility: the data order comes from ``DistributedSampler(seed).set_epoch(epoch)``, augmentation draws
 from ``(seed, epoch, sample)`` and torch's RNG (dropout) is reseeded with ``seed + epoch`` at each epoch's start,
 so an epoch's outcome depends only on the weights and optimizer state it starts from. A run interrupted
-mid-epoch resumes at the start of that epoch and ends where the uninterrupted run would.
+mid-period resumes at the start of that period and ends where the uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -19,8 +29,8 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 import json
-import math
 import os
 import sys
 import time
@@ -28,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -35,35 +46,51 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from stfnet.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from stfnet.errors import UserError
+from stfnet.atomic import write_text
+from stfnet.checkpoint import Checkpoint, load_checkpoint, make_checkpoint, save_checkpoint
+from stfnet.errors import CheckpointError, UserError
 from stfnet.features import STREAMS, NormalizeConfig
 from stfnet.layouts import Layout, get_layout
 from stfnet.model import STFNet, STFNetConfig
+from train import autoconfig
+from train.baselines import baseline_accuracies
+from train.calibration import default_min_confidence, expected_calibration_error, fit_temperature, threshold_effect
 from train.data.augment import AugmentConfig
 from train.data.dataset import SkeletonDataset
 from train.data.format import class_names, load_dataset, split_annotations
+from train.diagnostics import diagnose
+from train.splits import SplitPlan, plan_splits, resolve_train_split
+
+# Settings that may differ between a run and its resumption without changing what it computes.
+INCIDENTAL_SETTINGS = {"resume", "workers", "device"}
 
 
 @dataclass
 class TrainConfig:
     data: str  # dataset file (pyskl annotation pickle)
     out: str  # run folder: checkpoints and metrics
-    train_split: str = "xsub_train"
-    val_split: str = "xsub_test"
+    train_split: str = "auto"  # "auto": train, xsub_train, xview_train or xset_train, the first the data has
+    val_split: str | None = None  # None: carved from the training split (val_fraction of it)
+    test_split: str | None = "auto"  # evaluated once at the end; "auto": the training split's counterpart
+    val_fraction: float = 0.1
     layout: str | None = None  # layout name or JSON; None: the dataset file's own
     stream: str = "joint"  # joint | bone | joint_motion | bone_motion
     model: STFNetConfig = field(default_factory=STFNetConfig)  # layout, classes and channels are filled in
-    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)  # window and frames are filled in
+    window_seconds: float | None = None  # None: the median clip duration (or the backbone's); 0: each clip whole
+    frames: int | None = None  # samples per window; None: 16 per second of window (16-64), or 64 for whole clips
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    epochs: int = 65
+    steps: int | None = None  # optimiser steps; None: from epochs, else from the dataset's size
+    epochs: int | None = None  # used when steps is None
     batch_size: int = 32  # global batch, over all processes
     lr: float = 0.1
     momentum: float = 0.9  # Nesterov
     weight_decay: float = 1e-4
-    milestones: tuple[int, ...] = (30, 40)  # epochs where the learning rate is divided by 10
-    warmup_epochs: int = 5  # linear warm-up from lr / 10
+    warmup: float = 0.05  # share of the steps with a linear warm-up from lr / 10
+    decay_at: tuple[float, ...] = (0.6, 0.85)  # shares of the steps where the learning rate is divided by 10
     label_smoothing: float = 0.0
+    init_from: str | None = None  # fine-tune from this checkpoint (a new classifier for the data's classes)
+    freeze: int = 0  # fine-tuning: the first N of the 10 blocks (and the input BatchNorm) stay fixed
     seed: int = 0
     workers: int = 0  # DataLoader worker processes
     resume: bool = False  # continue from out/last.pt if it exists
@@ -71,13 +98,6 @@ class TrainConfig:
 
 
 # --- one epoch ----------------------------------------------------------------------------------------------------
-
-def learning_rate(cfg: TrainConfig, epoch: float) -> float:
-    """Linear warm-up, then step decay; ``epoch`` is fractional within an epoch."""
-    if epoch < cfg.warmup_epochs:
-        return cfg.lr * (0.1 + 0.9 * epoch / cfg.warmup_epochs)
-    return cfg.lr * 0.1 ** sum(epoch >= m for m in cfg.milestones)
-
 
 def optimization_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                       scaler: torch.amp.GradScaler | None, label_smoothing: float = 0.0
@@ -98,19 +118,23 @@ def optimization_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: tor
 
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
-                    epoch: int, device: torch.device, scaler: torch.amp.GradScaler | None,
-                    show_progress: bool) -> dict[str, float]:
+                    schedule: autoconfig.Schedule, epoch: int, device: torch.device,
+                    scaler: torch.amp.GradScaler | None, show_progress: bool) -> dict[str, float]:
     model.train()
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False, file=sys.stderr,
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", unit="batch", leave=False, file=sys.stderr,
                disable=not show_progress)
     for i, (x, y) in enumerate(bar):
+        step = epoch * schedule.steps_per_epoch + i
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, epoch + i / len(loader))
+            group["lr"] = schedule.learning_rate(cfg.lr, step)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss, logits = optimization_step(model, optimizer, x, y, scaler, cfg.label_smoothing)
         if not torch.isfinite(loss):
-            raise RuntimeError(f"the loss became {loss.item()} in epoch {epoch + 1}: lower --lr")
+            if not torch.isfinite(x).all():
+                raise UserError(f"{cfg.data} holds samples with NaN or infinite coordinates: the loss became "
+                                f"{loss.item()}; fix or drop those samples")
+            raise UserError(f"the loss became {loss.item()} at step {step}: lower --lr")
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
@@ -121,15 +145,15 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits ``(N, classes)`` and labels ``(N,)`` for a whole loader, in its order."""
+def predict(model: nn.Module, dataset: SkeletonDataset, device: torch.device, batch_size: int = 64,
+            workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits ``(clips, classes)`` (averaged over each clip's windows) and labels ``(clips,)``, in clip order."""
     model.eval()
-    scores, labels = [], []
-    for x, y in loader:
+    scores = []
+    for x, _ in DataLoader(dataset, batch_size=batch_size, num_workers=workers):
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             scores.append(model(x.to(device)).float().cpu())
-        labels.append(y)
-    return torch.cat(scores), torch.cat(labels)
+    return dataset.clip_scores(torch.cat(scores)), torch.from_numpy(dataset.labels)
 
 
 def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, k: int) -> float:
@@ -137,10 +161,11 @@ def topk_accuracy(scores: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     return (scores.topk(k, dim=1).indices == labels[:, None]).any(dim=1).float().mean().item()
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> dict[str, float]:
-    scores, labels = predict(model, loader, device)
-    return {"val_loss": F.cross_entropy(scores, labels).item(), "val_top1": topk_accuracy(scores, labels, 1),
-            "val_top5": topk_accuracy(scores, labels, 5)}
+def evaluate(model: nn.Module, dataset: SkeletonDataset, device: torch.device, prefix: str = "val",
+             workers: int = 0) -> dict[str, float]:
+    scores, labels = predict(model, dataset, device, workers=workers)
+    return {f"{prefix}_loss": F.cross_entropy(scores, labels).item(),
+            f"{prefix}_top1": topk_accuracy(scores, labels, 1), f"{prefix}_top5": topk_accuracy(scores, labels, 5)}
 
 
 # --- the whole run ------------------------------------------------------------------------------------------------
@@ -162,18 +187,97 @@ def _resolve_layout(cfg: TrainConfig, data: dict[str, Any]) -> Layout:
     return Layout.from_dict(stored) if isinstance(stored, dict) else get_layout(stored)
 
 
-def _write_metrics(out: Path, history: list[dict[str, float]]) -> None:
-    (out / "metrics.json").write_text(json.dumps(history, indent=1))
-    with open(out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
+def _write_metrics(out: Path, history: list[dict[str, float]], summary: dict[str, Any] | None = None) -> None:
+    write_text(out / "metrics.json", json.dumps({"history": history, **(summary or {})}, indent=1))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for h in history for k in h)))
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(out / "metrics.csv", text.getvalue())
 
 
-def fit(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, float]:
-    """Train, validate every epoch, checkpoint every epoch; returns the last epoch's metrics.
+def _backbone(cfg: TrainConfig, layout: Layout) -> Checkpoint | None:
+    """The checkpoint to fine-tune from, checked against the data."""
+    if cfg.init_from is None:
+        return None
+    backbone = load_checkpoint(cfg.init_from)
+    if backbone.layout != layout:
+        raise CheckpointError(f"the backbone {cfg.init_from} is for layout '{backbone.layout.name}' but the data "
+                              f"is '{layout.name}': record or convert the data in the backbone's layout")
+    if not 0 <= cfg.freeze <= 10:
+        raise UserError(f"--freeze takes 0 to 10 blocks, got {cfg.freeze}")
+    return backbone
 
-    ``data`` is the loaded dataset file, when the caller has it already."""
+
+def build_model(cfg: TrainConfig, layout: Layout, num_classes: int, backbone: Checkpoint | None) -> STFNet:
+    """A fresh model, or the backbone with a new classifier and its first ``cfg.freeze`` blocks fixed."""
+    if backbone is None:
+        return STFNet(dataclasses.replace(cfg.model, layout=layout, num_classes=num_classes,
+                                          in_channels=cfg.normalize.in_channels))
+    model = STFNet(dataclasses.replace(backbone.model_config, num_classes=num_classes))
+    weights = {k: v for k, v in backbone.state_dict.items() if not k.startswith("head.")}
+    model.load_state_dict(weights, strict=False)
+    frozen = [model.data_bn, *model.blocks[: cfg.freeze]] if cfg.freeze else []
+    for module in frozen:
+        module.requires_grad_(False)
+    return model
+
+
+def _settings(cfg: TrainConfig, backbone: Checkpoint | None, train_set: list[dict[str, Any]],
+              fps: float | None) -> tuple[NormalizeConfig, str]:
+    """The preprocessing: the backbone's when fine-tuning; else a window of the data's typical duration, sampled
+    at 16 frames per second (``autoconfig.window_frames``) unless the user chose."""
+    if backbone is not None:
+        norm = backbone.normalize
+        return norm, f"the backbone's window: {norm.window_seconds} s, {norm.num_frames} frames"
+    if cfg.window_seconds == 0:
+        seconds, how = None, "each clip resampled whole to the window, as asked"
+    elif cfg.window_seconds is not None:
+        seconds, how = cfg.window_seconds, f"window of {cfg.window_seconds} s, as asked"
+    else:
+        seconds = autoconfig.window_seconds(train_set, fps)
+        how = (f"window of {seconds} s: the median clip duration" if seconds is not None
+               else "no frame rate in the data: each clip is resampled whole to the window")
+    frames = cfg.frames or autoconfig.window_frames(seconds)
+    how += f"; {frames} frames" + (", as asked" if cfg.frames else "")
+    return dataclasses.replace(cfg.normalize, window_seconds=seconds, num_frames=frames), how
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What ``fit`` will do with a config and a dataset, decided before it trains."""
+
+    layout: Layout
+    splits: SplitPlan
+    backbone: Checkpoint | None
+    normalize: NormalizeConfig
+    stream: str
+    schedule: autoconfig.Schedule
+    notes: dict[str, str]  # how the window and the schedule were chosen
+
+
+def plan_run(cfg: TrainConfig, data: dict[str, Any]) -> RunPlan:
+    layout = _resolve_layout(cfg, data)
+    backbone = _backbone(cfg, layout)
+    splits = plan_splits(data, cfg.train_split, cfg.val_split, cfg.test_split, cfg.val_fraction, cfg.seed)
+    norm, window_note = _settings(cfg, backbone, splits.train, _fps(data))
+    schedule, schedule_note = autoconfig.make_schedule(len(splits.train), cfg.batch_size, cfg.steps, cfg.epochs,
+                                                       backbone is not None, cfg.warmup, cfg.decay_at)
+    stream = backbone.stream if backbone is not None else cfg.stream
+    return RunPlan(layout, splits, backbone, norm, stream, schedule, {"window": window_note,
+                                                                       "schedule": schedule_note})
+
+
+def _fps(data: dict[str, Any]) -> float | None:
+    return float(data["fps"]) if data.get("fps") else None
+
+
+def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = False,
+        checks: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train, validate and checkpoint every evaluation period; at the end calibrate, test and compare with the
+    baselines. Returns the summary (also in ``metrics.json``). ``data`` is the loaded dataset, when the caller
+    has it already; ``quiet`` prints nothing per period; ``checks`` (the mirror check's outcome) goes into
+    ``choices.json``."""
     rank, world = _init_distributed()
     if cfg.batch_size % world:
         raise UserError(f"--batch-size {cfg.batch_size} does not split evenly over {world} processes")
@@ -184,77 +288,141 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None) -> dict[str, float
     if cfg.stream not in STREAMS:
         raise UserError(f"unknown stream '{cfg.stream}': use one of {', '.join(STREAMS)}")
     data = load_dataset(cfg.data) if data is None else data
-    layout = _resolve_layout(cfg, data)
     labels = class_names(data)
-    train_set = SkeletonDataset(split_annotations(data, cfg.train_split), layout, cfg.normalize, cfg.stream,
-                                cfg.augment, cfg.seed)
-    val_set = SkeletonDataset(split_annotations(data, cfg.val_split), layout, cfg.normalize, cfg.stream)
-    for split, dataset in ((cfg.train_split, train_set), (cfg.val_split, val_set)):
-        if len(dataset) == 0:  # would fail later inside torch with a message that names neither
-            raise UserError(f"split '{split}' of {cfg.data} holds no samples: choose another split")
-    model_cfg = dataclasses.replace(cfg.model, layout=layout, num_classes=len(labels),
-                                    in_channels=cfg.normalize.in_channels)
+    run_plan = plan_run(cfg, data)
+    layout, plan, backbone, norm, stream, schedule = (run_plan.layout, run_plan.splits, run_plan.backbone,
+                                                      run_plan.normalize, run_plan.stream, run_plan.schedule)
+    fps = _fps(data)
+    choices = {"splits": plan.names, "split_notes": plan.notes, "window": run_plan.notes["window"],
+               "schedule": dataclasses.asdict(schedule) | {"how": run_plan.notes["schedule"]},
+               "normalize": norm.to_dict(), "augment": cfg.augment.to_dict(), "stream": stream,
+               "init_from": cfg.init_from, "freeze": cfg.freeze, **(checks or {})}
+    show = rank == 0 and not quiet
+
+    train_set = SkeletonDataset(plan.train, layout, norm, stream, cfg.augment, cfg.seed, fps)
+    val_set = SkeletonDataset(plan.val, layout, norm, stream, fps=fps) if plan.val else None
     torch.manual_seed(cfg.seed)
-    model = STFNet(model_cfg).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                                weight_decay=cfg.weight_decay)
+    model = build_model(cfg, layout, len(labels), backbone).to(device)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
 
     out = Path(cfg.out)
     start_epoch, best, history = 0, -1.0, []
     if cfg.resume and (out / "last.pt").is_file():
         state = load_checkpoint(out / "last.pt", map_location=device)
+        training = state.training_state
+        if not training:
+            raise CheckpointError(f"{out / 'last.pt'} holds no training state to resume from: start a new run "
+                                  "with another --out")
+        stored = {k: v for k, v in state.extra.get("train_config", {}).items() if k not in INCIDENTAL_SETTINGS}
+        if stored != {k: v for k, v in _config_summary(cfg).items() if k not in INCIDENTAL_SETTINGS}:
+            raise CheckpointError(f"{out} holds a run with other settings: resume it with the same options, or "
+                                  "use another --out")
         model.load_state_dict(state.state_dict)
-        training = state.training_state or {}
         optimizer.load_state_dict(training["optimizer"])
         if scaler is not None and training.get("scaler"):
             scaler.load_state_dict(training["scaler"])
         start_epoch, best, history = training["epoch"], training["best_top1"], training["history"]
-        if rank == 0:
+        if show:
             print(f"resuming {out} after epoch {start_epoch}", file=sys.stderr)
     elif rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "choices.json", json.dumps(choices, indent=1))
+        for note in [*plan.notes, run_plan.notes["window"], f"schedule: {run_plan.notes['schedule']}"] if show else []:
+            print(f"train: {note}", file=sys.stderr)
 
     train_model = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size // world, sampler=sampler,
                               num_workers=cfg.workers, pin_memory=device.type == "cuda",
                               persistent_workers=cfg.workers > 0)
-    val_loader = DataLoader(val_set, batch_size=cfg.batch_size, num_workers=cfg.workers)
-    extra = {"train_config": _config_summary(cfg), "dataset": str(cfg.data), "split": cfg.val_split}
-    if data.get("fps"):  # how much time one window covers, so live input can be buffered alike
-        mean_frames = sum(a["keypoint"].shape[1] for a in train_set.annotations) / len(train_set)
-        extra["window_seconds"] = round(mean_frames * sum(cfg.augment.crop) / 2 / float(data["fps"]), 3)
+    extra = {"train_config": _config_summary(cfg), "dataset": str(cfg.data), "splits": plan.names}
 
-    metrics: dict[str, float] = history[-1] if history else {}
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(start_epoch, schedule.epochs):
         torch.manual_seed(cfg.seed + epoch)
         sampler.set_epoch(epoch)
         train_set.epoch = epoch
-        metrics = {"epoch": epoch + 1}
-        metrics |= train_one_epoch(train_model, train_loader, optimizer, cfg, epoch, device, scaler, rank == 0)
-        if rank == 0:
-            metrics |= evaluate(model, val_loader, device)
+        metrics = train_one_epoch(train_model, train_loader, optimizer, cfg, schedule, epoch, device, scaler, show)
+        last = epoch + 1 == schedule.epochs
+        if rank == 0 and ((epoch + 1) % schedule.eval_every == 0 or last):
+            metrics = {"epoch": epoch + 1, "step": (epoch + 1) * schedule.steps_per_epoch, **metrics}
+            if val_set is not None:
+                metrics |= evaluate(model, val_set, device, workers=cfg.workers)
             history.append(metrics)
             _write_metrics(out, history)
-            ckpt = make_checkpoint(model, labels, cfg.stream, cfg.normalize, extra | {"epoch": epoch + 1,
-                                   "val_top1": metrics["val_top1"], "val_top5": metrics["val_top5"]})
-            if metrics["val_top1"] > best:
+            ckpt = make_checkpoint(model, labels, stream, norm, extra | {"epoch": epoch + 1})
+            if val_set is not None and metrics["val_top1"] > best:
                 best = metrics["val_top1"]
                 save_checkpoint(ckpt, out / "best.pt")
-            if epoch + 1 == cfg.epochs:  # the end of the schedule, without optimizer state: the one to ship
-                save_checkpoint(ckpt, out / "final.pt")
             ckpt.training_state = {"optimizer": optimizer.state_dict(), "epoch": epoch + 1, "best_top1": best,
                                    "history": history, "scaler": scaler.state_dict() if scaler else None}
             save_checkpoint(ckpt, out / "last.pt")
-            print(f"epoch {epoch + 1}/{cfg.epochs}  loss {metrics['train_loss']:.3f}  "
-                  f"train {metrics['train_top1']:.3f}  val {metrics['val_top1']:.4f}  "
-                  f"({metrics['samples_per_second']:.0f} samples/s)", file=sys.stderr, flush=True)
+            val = f"  val {metrics['val_top1']:.4f}" if val_set is not None else ""
+            if show:
+                    print(f"epoch {epoch + 1}/{schedule.epochs}  step {metrics['step']}/{schedule.steps}  loss "
+                      f"{metrics['train_loss']:.3f}  train {metrics['train_top1']:.3f}{val}  "
+                      f"({metrics['samples_per_second']:.0f} samples/s)", file=sys.stderr, flush=True)
         if world > 1:
             dist.barrier()
+    summary: dict[str, Any] = {}
+    if rank == 0:
+        summary = finish(model, labels, train_set, val_set, plan.test, history, device, out, extra,
+                         {"choices": choices}, show)
     if world > 1:
         dist.destroy_process_group()
-    return metrics
+    return summary
+
+
+def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set: SkeletonDataset | None,
+           test: list[dict[str, Any]] | None, history: list[dict[str, Any]], device: torch.device, out: Path,
+           extra: dict[str, Any], summary: dict[str, Any], show: bool = True) -> dict[str, Any]:
+    """Calibrate on the validation split, evaluate the test split once, compare with the baselines, diagnose,
+    write ``final.pt`` and the summary (``summary`` holds the run's choices already). The test samples are read
+    here and nowhere else."""
+    summary = {"final": history[-1] if history else {}, **summary}
+    extra = dict(extra)
+    val_predicted = None
+    if val_set is not None:
+        logits, targets = predict(model, val_set, device)
+        extra["temperature"] = temperature = fit_temperature(logits, targets)
+        extra["min_confidence"] = default_min_confidence(len(labels))
+        val_predicted = logits.argmax(1).tolist()
+        summary["calibration"] = {"temperature": temperature,
+                                  "val_ece_before": expected_calibration_error(logits, targets, 1.0),
+                                  "val_ece_after": expected_calibration_error(logits, targets, temperature)}
+    test_set = None
+    if test:
+        test_set = SkeletonDataset(test, train_set.layout, train_set.norm, train_set.stream, fps=train_set.fps)
+        logits, targets = predict(model, test_set, device)
+        summary["test"] = {"samples": len(test_set.annotations), "top1": topk_accuracy(logits, targets, 1),
+                           "top5": topk_accuracy(logits, targets, 5),
+                           "uncertain_at_default": threshold_effect(logits, targets, extra.get("temperature", 1.0),
+                                                                    extra.get("min_confidence", 0.5))}
+    evaluated = {"val": val_set.annotations if val_set else [], "test": test_set.annotations if test_set else []}
+    summary["baselines"] = baseline_accuracies(train_set.annotations, evaluated, train_set.layout, train_set.norm)
+    summary["diagnostics"] = diagnose(history, val_predicted, labels)
+    save_checkpoint(make_checkpoint(model, labels, train_set.stream, train_set.norm, extra), out / "final.pt")
+    _write_metrics(out, history, summary)
+    if show:
+        _print_summary(summary)
+    return summary
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    lines = []
+    for split in ("val", "test"):
+        model_top1 = summary["final"].get("val_top1") if split == "val" else summary.get("test", {}).get("top1")
+        base = summary["baselines"].get(split)
+        if model_top1 is None or base is None:
+            continue
+        lines.append(f"{split}: model {model_top1:.1%}  |  1-nearest-neighbour {base['nn1']:.1%}  |  nearest class "
+                     f"mean {base['class_mean']:.1%}" + ("  <- the model does not beat the 1-NN baseline"
+                                                          if model_top1 <= base["nn1"] else ""))
+    for warning in summary["diagnostics"]:
+        lines.append(f"warning ({warning['kind']}): {warning['message']}")
+    for line in lines:
+        print(f"train: {line}", file=sys.stderr, flush=True)
 
 
 def _config_summary(cfg: TrainConfig) -> dict[str, Any]:
@@ -264,15 +432,60 @@ def _config_summary(cfg: TrainConfig) -> dict[str, Any]:
     return json.loads(json.dumps(d, default=list))
 
 
+# --- the mirror check -----------------------------------------------------------------------------------------------
+
+MIRROR_CHECK_SHARE = 0.1  # each of the two check runs takes this share of the full run's steps
+MIRROR_CHECK_MIN_STEPS = 60
+MIRROR_TOLERANCE = 0.02  # mirroring stays unless it costs more validation accuracy than this
+
+
+def choose_mirror(cfg: TrainConfig, data: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    """Whether left and right may be swapped in training (0.5) or not (0), decided by two short runs, with and
+    without mirroring, scored on the validation split carved from the training split. Mirroring stays unless it
+    costs more than ``MIRROR_TOLERANCE``: when no class names a side it rarely hurts, and it covers a camera's
+    mirror image; when classes do (swipe left / swipe right) it confuses them, which the check sees."""
+    plan = plan_splits(data, cfg.train_split, cfg.val_split, cfg.test_split, cfg.val_fraction, cfg.seed)
+    if not plan.val:
+        return 0.5, {"mirror": 0.5, "how": "no validation split to check on: mirroring kept"}
+    steps = max(MIRROR_CHECK_MIN_STEPS, round(MIRROR_CHECK_SHARE * plan_run(cfg, data).schedule.steps))
+    folder = Path(cfg.out) / "mirror-check"
+    scores = {}
+    for mirror in (0.5, 0.0):
+        check = dataclasses.replace(cfg, out=str(folder / f"mirror{mirror}"), steps=steps, epochs=None,
+                                    augment=autoconfig.with_mirror(cfg.augment, mirror), test_split=None,
+                                    resume=True)
+        print(f"train: checking mirroring: {steps} steps {'with' if mirror else 'without'}", file=sys.stderr,
+              flush=True)
+        scores[mirror] = fit(check, data, quiet=True)["final"]["val_top1"]
+        for path in Path(check.out).glob("*.pt"):  # only the figures are worth keeping
+            path.unlink()
+    mirror = 0.5 if scores[0.5] >= scores[0.0] - MIRROR_TOLERANCE else 0.0
+    return mirror, {"mirror": mirror, "val_top1_with_mirror": scores[0.5], "val_top1_without": scores[0.0],
+                    "how": f"two runs of {steps} steps, with and without, scored on the validation split"}
+
+
 # --- command line -------------------------------------------------------------------------------------------------
+
+AUGMENT_FLAGS = {  # option -> AugmentConfig field; unset options take the data's defaults (autoconfig)
+    "speed": "speed", "loop": "loop", "rotate": "rotate", "scale_aug": "scale", "squash": "squash",
+    "shift": "shift", "jitter": "jitter", "drop_joint": "drop_joint", "drop_lower_body": "drop_lower_body",
+    "out_of_frame": "out_of_frame", "hip_width": "hip_width", "shoulder_width": "shoulder_width",
+    "mirror": "mirror", "crop": "crop", "vertical": "vertical",
+}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig(data="", out="")
-    a = d.augment
     parser.add_argument("--data", required=True, help="dataset file (pyskl annotation pickle)")
     parser.add_argument("--out", required=True, help="run folder for checkpoints and metrics")
-    parser.add_argument("--train-split", default=d.train_split)
-    parser.add_argument("--val-split", default=d.val_split)
+    parser.add_argument("--train-split", default=d.train_split,
+                        help="training split (default: train, xsub_train, xview_train or xset_train)")
+    parser.add_argument("--val-split", default=None,
+                        help="validation split (default: carved from the training split, --val-fraction of it)")
+    parser.add_argument("--test-split", default=d.test_split,
+                        help="split evaluated once at the end (default: the training split's counterpart, e.g. "
+                             "xsub_test; 'none' for none)")
+    parser.add_argument("--val-fraction", type=float, default=d.val_fraction)
     parser.add_argument("--layout", help="layout name or JSON file (default: the one the dataset names)")
     parser.add_argument("--stream", default=d.stream, choices=STREAMS)
     model = parser.add_argument_group("model")
@@ -287,32 +500,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="MCF's output BN starts at 1 instead of 0, so a fresh MCF already changes the features")
     model.add_argument("--base-channels", type=int, default=d.model.base_channels)
     model.add_argument("--dropout", type=float, default=d.model.dropout)
+    model.add_argument("--init-from", metavar="CKPT",
+                       help="fine-tune from this checkpoint (its layout and preprocessing, a new classifier)")
+    model.add_argument("--freeze", type=int, default=d.freeze,
+                       help="fine-tuning: keep the first N of the 10 blocks fixed")
     prep = parser.add_argument_group("input")
-    prep.add_argument("--frames", type=int, default=d.normalize.num_frames, help="frames in one window")
+    prep.add_argument("--frames", type=int, help="frames in one window (default: 16 per second of window)")
+    prep.add_argument("--window-seconds", type=float,
+                      help="seconds one window covers (default: the median clip duration; 0: each clip whole)")
     prep.add_argument("--persons", type=int, default=d.normalize.num_persons)
     prep.add_argument("--coords", type=int, choices=(2, 3), help="coordinates per joint (default: the data's)")
     prep.add_argument("--use-score", action=argparse.BooleanOptionalAction,
                       help="add the joint score as a channel (default: on for 2D data)")
     prep.add_argument("--center", default=d.normalize.center, choices=("first_frame", "frame", "none"))
     prep.add_argument("--scale", default=d.normalize.scale, choices=("bones", "none"))
-    prep.add_argument("--ignore-joints", type=int, nargs="*", default=[],
-                      help="joints always treated as unseen (e.g. ones the training data lacks)")
-    aug = parser.add_argument_group("augmentation")
-    aug.add_argument("--crop", type=float, nargs=2, default=a.crop, metavar=("MIN", "MAX"))
-    aug.add_argument("--rotate", type=float, default=a.rotate, help="max rotation in degrees")
-    aug.add_argument("--scale-aug", type=float, default=a.scale, help="max relative scale change")
-    aug.add_argument("--shift", type=float, default=a.shift)
-    aug.add_argument("--jitter", type=float, default=a.jitter)
-    aug.add_argument("--drop-joint", type=float, default=a.drop_joint)
-    aug.add_argument("--drop-lower-body", type=float, default=a.drop_lower_body)
-    aug.add_argument("--mirror", type=float, default=a.mirror)
-    opt = parser.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=d.epochs)
+    prep.add_argument("--ignore-joints", type=int, nargs="*", default=None,
+                      help="joints always treated as unseen (default: joints the data never has)")
+    aug = parser.add_argument_group("augmentation (defaults: chosen for 2D or 3D data; see choices.json)")
+    aug.add_argument("--speed", type=float, nargs=2, metavar=("MIN", "MAX"),
+                     help="the window covers its duration times a factor in this range")
+    aug.add_argument("--loop", type=float, help="chance that a clip shorter than the window repeats")
+    aug.add_argument("--crop", type=float, nargs=2, metavar=("MIN", "MAX"),
+                     help="whole-clip windows: share of the clip a random crop keeps")
+    aug.add_argument("--rotate", type=float, help="max rotation in degrees")
+    aug.add_argument("--vertical", type=int, choices=(0, 1, 2), help="3D: the axis pointing up (default: found)")
+    aug.add_argument("--scale-aug", type=float, help="max relative scale change")
+    aug.add_argument("--squash", type=float, help="2D: max relative shrink of the horizontal axis")
+    aug.add_argument("--shift", type=float)
+    aug.add_argument("--jitter", type=float)
+    aug.add_argument("--drop-joint", type=float)
+    aug.add_argument("--drop-lower-body", type=float)
+    aug.add_argument("--out-of-frame", type=float, help="chance that a picture border cuts the body")
+    aug.add_argument("--hip-width", type=float, nargs=2, metavar=("MIN", "MAX"))
+    aug.add_argument("--shoulder-width", type=float, nargs=2, metavar=("MIN", "MAX"))
+    aug.add_argument("--mirror", type=float,
+                     help="chance of a left-right mirror (default: 0.5 unless a short check shows it hurts)")
+    opt = parser.add_argument_group("optimisation (default schedule: scaled to the dataset's size)")
+    opt.add_argument("--steps", type=int, help="optimiser steps in all")
+    opt.add_argument("--epochs", type=int, help="epochs in all (instead of --steps)")
     opt.add_argument("--batch-size", type=int, default=d.batch_size)
-    opt.add_argument("--lr", type=float, default=d.lr)
+    opt.add_argument("--lr", type=float, help="learning rate (default: 0.1, or 0.01 when fine-tuning)")
     opt.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    opt.add_argument("--milestones", type=int, nargs="*", default=list(d.milestones))
-    opt.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    opt.add_argument("--warmup", type=float, default=d.warmup, help="share of the steps spent warming up")
+    opt.add_argument("--decay-at", type=float, nargs="*", default=list(d.decay_at),
+                     help="shares of the steps where the learning rate is divided by 10")
     opt.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     opt.add_argument("--seed", type=int, default=d.seed)
     opt.add_argument("--workers", type=int, default=d.workers)
@@ -320,34 +551,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
 
 
+def _unseen_joints(annotations: list[dict[str, Any]]) -> tuple[int, ...]:
+    """Joints with score 0 in every frame of every sample: the data never has them (Penn Action's eyes)."""
+    seen = None
+    for ann in annotations:
+        score = ann.get("keypoint_score")
+        if score is None:
+            return ()
+        here = (np.asarray(score) > 0).any(axis=(0, 1))
+        seen = here if seen is None else seen | here
+    return tuple(int(j) for j in np.flatnonzero(~seen)) if seen is not None else ()
+
+
 def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainConfig:
+    """The run's config: the user's options over defaults read from the training split (the mirror check runs
+    in ``run``)."""
     if not data["annotations"]:
         raise UserError(f"{args.data} holds no samples")
-    channels = int(data["annotations"][0]["keypoint"].shape[-1])  # coordinates per joint
+    training = split_annotations(data, resolve_train_split(data, args.train_split))
+    if not training:
+        raise UserError(f"the training split of {args.data} holds no samples")
+    channels = int(np.shape(training[0]["keypoint"])[-1])  # coordinates per joint
     coords = args.coords or min(channels, 3)
     use_score = args.use_score if args.use_score is not None else channels == 2
+    vertical = args.vertical if args.vertical is not None else (
+        autoconfig.vertical_axis(training, coords) if coords == 3 else 1)
+    augment = autoconfig.default_augment(coords, vertical)
+    given = {field_name: getattr(args, flag) for flag, field_name in AUGMENT_FLAGS.items()
+             if getattr(args, flag) is not None}
+    augment = dataclasses.replace(augment, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
     variant = {"graph_mask": False, "mcf": False, "tdf": False} if args.model == "stgcn" else {
         "graph_mask": not args.no_mask, "mcf": not args.no_mcf, "tdf": not args.no_tdf}
+    ignore = args.ignore_joints if args.ignore_joints is not None else _unseen_joints(training)
     return TrainConfig(
-        data=args.data, out=args.out, train_split=args.train_split, val_split=args.val_split, layout=args.layout,
-        stream=args.stream,
+        data=args.data, out=args.out, train_split=args.train_split, val_split=args.val_split,
+        test_split=None if args.test_split == "none" else args.test_split, val_fraction=args.val_fraction,
+        layout=args.layout, stream=args.stream,
         model=STFNetConfig(tdf_motion=args.tdf_motion, num_grains=args.grains, base_channels=args.base_channels,
                            dropout=args.dropout, mcf_identity_init=not args.mcf_full_init, **variant),
-        normalize=NormalizeConfig(num_frames=args.frames, num_persons=args.persons, coords=coords,
+        normalize=NormalizeConfig(num_persons=args.persons, coords=coords,
                                   use_score=use_score, center=args.center, scale=args.scale,
-                                  ignore_joints=tuple(args.ignore_joints)),
-        augment=AugmentConfig(crop=tuple(args.crop), rotate=args.rotate, scale=args.scale_aug, shift=args.shift,
-                              jitter=args.jitter, drop_joint=args.drop_joint, drop_lower_body=args.drop_lower_body,
-                              mirror=args.mirror),
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        milestones=tuple(args.milestones), warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-        seed=args.seed, workers=args.workers, resume=args.resume, device=args.device,
+                                  ignore_joints=tuple(ignore)),
+        window_seconds=args.window_seconds, frames=args.frames,
+        augment=augment, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr if args.lr is not None else (0.01 if args.init_from else 0.1), weight_decay=args.weight_decay,
+        warmup=args.warmup, decay_at=tuple(args.decay_at), label_smoothing=args.label_smoothing,
+        init_from=args.init_from, freeze=args.freeze, seed=args.seed, workers=args.workers, resume=args.resume,
+        device=args.device,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.data)
-    metrics = fit(config_from_args(args, data), data)
-    if metrics and int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}))
-    return 0 if math.isfinite(metrics.get("train_loss", 0.0)) else 1
+    cfg = config_from_args(args, data)
+    checks = None
+    if args.mirror is None and int(os.environ.get("WORLD_SIZE", "1")) == 1:  # under torchrun: mirroring kept
+        mirror, outcome = choose_mirror(cfg, data)
+        cfg = dataclasses.replace(cfg, augment=autoconfig.with_mirror(cfg.augment, mirror))
+        checks = {"mirror_check": outcome}
+    summary = fit(cfg, data, checks=checks)
+    if summary and int(os.environ.get("RANK", "0")) == 0:
+        figures = {"val_top1": summary["final"].get("val_top1"), "test_top1": summary.get("test", {}).get("top1"),
+                   "test_nn1": summary["baselines"].get("test", {}).get("nn1"), "out": cfg.out}
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+    return 0
