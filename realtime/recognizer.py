@@ -181,7 +181,8 @@ class Recognizer:
         return self.decider.config.min_confidence
 
     def set_min_confidence(self, value: float) -> None:
-        """Change the threshold from now on (the GUI's control); call it on the thread that predicts."""
+        """Change the threshold from now on (the GUI's control). One attribute is replaced, so the model thread
+        sees the old or the new settings, never a mix."""
         self.decider.config = dataclasses.replace(self.decider.config, min_confidence=value)
 
     @classmethod

@@ -27,6 +27,7 @@ from realtime_fakes import FakeCapture
 
 import stfnet.shipped
 from realtime.gui import present
+from stfnet.checkpoint import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -303,3 +304,38 @@ def test_confidence_threshold_and_pose_backend(qtbot, checkpoint, video, tmp_pat
     assert window.pose_controls.backend.currentIndex() == 0  # the bundled backend is still in use
     count = len(frames)
     qtbot.waitUntil(lambda: len(frames) > count + 3, timeout=3000)  # and still running
+
+
+def test_switching_models_reaches_the_model_thread_while_the_video_keeps_playing(qtbot, checkpoint, video, tmp_path):
+    other = tmp_path / "other.pt"
+    small_checkpoint(other)
+    renamed = load_checkpoint(other)
+    renamed.labels = ["squat", "jump", "sit", "stand", "run"]
+    save_checkpoint(renamed, other)
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
+    window.transport.loop.setChecked(True)
+    predictions = _record(window.worker.prediction_ready)
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    opened = _record(window.worker.source_opened)
+    assert window.model_controls.model.currentText() == "small.pt" and "small.pt" in window.windowTitle()
+    position = window.transport.slider.value()
+
+    window.model_controls.model_requested.emit(str(other))  # as when the user picks it in the menu
+    qtbot.waitUntil(lambda: window.prediction is not None and bool(window.prediction.top_k)
+                    and window.prediction.top_k[0][0] in renamed.labels, timeout=10_000)
+    assert opened == []  # the same source, never reopened
+    assert window.transport.slider.value() != position or window.transport._playing
+    assert window.model_controls.model.currentText() == "other.pt" and "other.pt" in window.windowTitle()
+    assert "small.pt" in window.model_controls.models()  # both stay in the menu
+    assert any(p.prediction.top_k and p.prediction.top_k[0][0] in LABELS for p in predictions)
+
+
+def test_an_uncertain_prediction_is_greyed_and_the_threshold_reaches_the_model(qtbot, checkpoint, video):
+    window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
+    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    assert window.model_controls.threshold.value() == 0.0  # the small model records 0: never uncertain
+    window.model_controls.threshold.setValue(0.99)  # a random 5-class model is never that sure
+    qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.state == "uncertain",
+                    timeout=10_000)
+    assert window.bars.greyed() and window.bars.items() == list(window.prediction.top_k)
+    assert window.video.headline() == "uncertain" and window.prediction.label is None

@@ -1,9 +1,9 @@
 """`python main.py gui`: the live window on a camera or a video file.
 
-    python main.py gui [--camera N | --video FILE] [--checkpoint CKPT] [--pose-model FILE.task]
-                       [--screenshot OUT.png --quit-after SECONDS]
+    python main.py gui [--camera N | --video FILE] [--model NAME_OR_PATH] [--min-confidence P]
+                       [--pose-model FILE.task] [--screenshot OUT.png --quit-after SECONDS]
 
-Without --checkpoint the default model (realtime/defaults.py) is loaded when installed; without --video,
+Without --model the default shipped model (stfnet/shipped.py) is loaded; without --video,
 camera N (default 0) is opened. Problems (no camera, a checkpoint that does not fit) are shown in the window,
 which stays usable. --screenshot saves a PNG of the window after --quit-after seconds (default 10), then quits:
 with QT_QPA_PLATFORM=offscreen that works without a display.
@@ -33,8 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, default=0, metavar="N", help="camera index to open (default 0)")
     source.add_argument("--video", type=Path, default=None, metavar="FILE", help="play a video file instead")
-    parser.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
-                        help="model checkpoint (default: the installed default model)")
+    parser.add_argument("--model", "--checkpoint", dest="model", metavar="NAME_OR_PATH",
+                        help="shipped model name (exercise, gestures) or checkpoint file (default: the default model)")
+    parser.add_argument("--min-confidence", type=float, default=None, metavar="P",
+                        help="calibrated probability below which a prediction is shown as uncertain "
+                             "(default: the model's own)")
     parser.add_argument("--pose-model", type=Path, default=None, metavar="FILE.task",
                         help="MediaPipe Tasks pose_landmarker .task file (default: MediaPipe's bundled model)")
     parser.add_argument("--confidence", type=float, default=MIN_VISIBILITY,
@@ -87,14 +90,16 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--quit-after must be a positive number of seconds")
     if not 0.0 <= args.confidence <= 1.0 or args.every_ms < 0:
         raise UserError("--confidence must be between 0 and 1 and --every-ms at least 0")
+    if args.min_confidence is not None and not 0.0 <= args.min_confidence <= 1.0:
+        raise UserError("--min-confidence must be between 0 and 1")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("STF-Net Live")
     window = create_window(WorkerConfig(every_ms=args.every_ms))
     window.action_show_video.setChecked(not args.skeleton_only)
     window.show()
     window.start(camera=args.camera, video=str(args.video) if args.video else None,
-                 checkpoint=str(args.checkpoint) if args.checkpoint else None,
-                 pose_model=str(args.pose_model) if args.pose_model else None, confidence=args.confidence)
+                 checkpoint=args.model, pose_model=str(args.pose_model) if args.pose_model else None,
+                 confidence=args.confidence, uncertain_below=args.min_confidence)
     outcome = {"code": 0}
 
     def finish() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from realtime.recognizer import Prediction
 from stfnet.layouts import Layout
 
-STATE_TEXT = {"no_person": "no person", "warming_up": "warming up"}
+STATE_TEXT = {"no_person": "no person", "warming_up": "warming up", "uncertain": "uncertain"}
 
 
 def joint_ticks(layout: Layout) -> list[str]:

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QFileDialog, QGroupBox, QLabel, QMainWindow, QSplitt
 from realtime.gui import present
 from realtime.gui.timeline import Timeline
 from realtime.gui.widgets import style
-from realtime.gui.widgets.controls import PoseControls, SourceControls, TransportBar
+from realtime.gui.widgets.controls import ModelControls, PoseControls, SourceControls, TransportBar
 from realtime.gui.widgets.heatmaps import AttentionMaps
 from realtime.gui.widgets.labels import HistoryStrip, TopKBars
 from realtime.gui.widgets.temporal import TemporalWeights
@@ -26,6 +26,7 @@ from realtime.gui.worker import BUNDLED_POSE, FrameUpdate, ModelInfo, PipelineWo
 from realtime.pose import MIN_VISIBILITY
 from realtime.recognizer import Prediction
 from stfnet.atomic import atomic_open
+from stfnet.shipped import shipped_models
 
 NOTICE_ORDER = ("source", "stall", "pose", "model")  # overlay lines, most urgent first
 STALL_SECONDS = 2.0  # a live source silent this long gets a notice
@@ -38,6 +39,7 @@ class MainWindow(QMainWindow):
     camera_requested = pyqtSignal(int)
     video_requested = pyqtSignal(str)
     checkpoint_requested = pyqtSignal(str)
+    uncertain_below_requested = pyqtSignal(float)
     pose_model_requested = pyqtSignal(str)
     confidence_requested = pyqtSignal(float)
     play_requested = pyqtSignal()
@@ -56,6 +58,7 @@ class MainWindow(QMainWindow):
         self.video = VideoView()
         self.transport = TransportBar()
         self.source_controls = SourceControls()
+        self.model_controls = ModelControls([(m.title, str(m.path)) for m in shipped_models()])
         self.pose_controls = PoseControls()
         self.bars = TopKBars()
         self.history_strip = HistoryStrip()
@@ -76,6 +79,7 @@ class MainWindow(QMainWindow):
         self._pose_ms: float | None = None
         self._latency_ms: float | None = None
         self._shut_down = False
+        self._initial_threshold: float | None = None
         self._ui_timer = QTimer(self)  # status bar refresh and the stall watchdog
         self._ui_timer.setInterval(500)
         self._build_layout()
@@ -91,6 +95,8 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Controls")
         toolbar.setMovable(False)
         toolbar.addWidget(self.source_controls)
+        toolbar.addSeparator()
+        toolbar.addWidget(self.model_controls)
         toolbar.addSeparator()
         toolbar.addWidget(self.pose_controls)
         self.addToolBar(toolbar)
@@ -176,6 +182,7 @@ class MainWindow(QMainWindow):
         self.camera_requested.connect(worker.open_camera)
         self.video_requested.connect(worker.open_video)
         self.checkpoint_requested.connect(worker.load_checkpoint)
+        self.uncertain_below_requested.connect(worker.set_uncertain_below)
         self.pose_model_requested.connect(worker.set_pose_model)
         self.confidence_requested.connect(worker.set_min_confidence)
         self.play_requested.connect(worker.play)
@@ -197,7 +204,9 @@ class MainWindow(QMainWindow):
         # Controls and menus.
         self.source_controls.camera_requested.connect(self.open_camera)
         self.source_controls.video_dialog_requested.connect(self._choose_video)
-        self.source_controls.checkpoint_dialog_requested.connect(self._choose_checkpoint)
+        self.model_controls.model_requested.connect(self.open_checkpoint)
+        self.model_controls.checkpoint_dialog_requested.connect(self._choose_checkpoint)
+        self.model_controls.threshold_changed.connect(self.uncertain_below_requested)
         self.pose_controls.bundled_requested.connect(lambda: self.use_pose_model(None))
         self.pose_controls.tasks_dialog_requested.connect(self._choose_pose_model)
         self.pose_controls.confidence_changed.connect(self.confidence_requested)
@@ -228,8 +237,11 @@ class MainWindow(QMainWindow):
     # --- what the user (or the command line) asks for -------------------------------------------------------------
 
     def start(self, camera: int = 0, video: str | None = None, checkpoint: str | None = None,
-              pose_model: str | None = None, confidence: float = MIN_VISIBILITY) -> None:
-        """Start the capture thread, then: pose backend, checkpoint ("": the default), camera or video."""
+              pose_model: str | None = None, confidence: float = MIN_VISIBILITY,
+              uncertain_below: float | None = None) -> None:
+        """Start the capture thread, then: pose backend, model (a shipped model's name or a checkpoint file;
+        None: the default) with its "uncertain" threshold (None: the model's own), camera or video."""
+        self._initial_threshold = uncertain_below
         self._capture_thread.start()
         self.pose_controls.set_confidence(confidence)
         self.confidence_requested.emit(confidence)
@@ -313,6 +325,8 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", "", "Checkpoints (*.pt *.pth);;All files (*)")
         if path:
             self.open_checkpoint(path)
+        elif self._model is not None:  # cancelled: show the model still in use
+            self.model_controls.set_current(self._model.title, str(self._model.path), self._model.min_confidence)
 
     def _choose_pose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "MediaPipe Tasks pose model", "", "MediaPipe Tasks (*.task)")
@@ -380,6 +394,10 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self._model = info
+        self.model_controls.set_current(info.title, str(info.path), info.min_confidence)
+        if self._initial_threshold is not None:  # the command line's threshold, for the first model
+            self.model_controls.threshold.setValue(self._initial_threshold)  # emits: the worker applies it
+            self._initial_threshold = None
         self._prediction = None
         self._history.clear()
         self.maps.set_axes(present.joint_ticks(info.layout), present.part_names(info.layout))
@@ -434,7 +452,8 @@ class MainWindow(QMainWindow):
         else:
             colours = [style.label_colour(labels.index(label) if label in labels else None)
                        for label, _ in prediction.top_k]
-            self.bars.set_items(prediction.top_k, colours, present.STATE_TEXT.get(prediction.state, ""))
+            self.bars.set_items(prediction.top_k, colours, present.STATE_TEXT.get(prediction.state, ""),
+                                greyed=prediction.state == "uncertain")
         self.history_strip.set_segments([(s.start, s.end, s.text, style.label_colour(s.label_index))
                                          for s in self._history.segments()], self._history.span)
         person = prediction.person_id if prediction is not None else None
@@ -472,14 +491,14 @@ class MainWindow(QMainWindow):
         model = self._model
         self._device_label.setText(f"device {model.device}" if model else "device -")
         if model is not None:
-            self._model_label.setText(f"model {model.path.name} ({len(model.labels)} classes, {model.layout.name})")
+            self._model_label.setText(f"model {model.title} ({len(model.labels)} classes, {model.layout.name})")
 
     def _update_title(self) -> None:
         parts = ["STF-Net Live"]
         if self._source is not None:
             parts.append(self._source.name)
         if self._model is not None:
-            parts.append(self._model.path.name)
+            parts.append(self._model.title)
         self.setWindowTitle(" — ".join(parts))
 
     # --- for tests and scripts ------------------------------------------------------------------------------------

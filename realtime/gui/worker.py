@@ -33,7 +33,7 @@ from realtime.recognizer import Prediction, Recognizer, TrackedPerson
 from realtime.sources import CameraSource, Frame, Source
 from stfnet.errors import SourceError, UserError
 from stfnet.layouts import OPENPOSE18, Layout
-from stfnet.shipped import resolve_model
+from stfnet.shipped import model_title, resolve_model
 
 DISPLAY_LAYOUT = OPENPOSE18  # skeletons are drawn in the live layout while no model is loaded
 BUNDLED_POSE = "MediaPipe (bundled)"
@@ -78,6 +78,8 @@ class PredictionUpdate:
 @dataclass(frozen=True)
 class ModelInfo:
     path: Path
+    title: str  # what to call it on screen: a shipped model's card title, else its run folder or file name
+    min_confidence: float  # its "uncertain" threshold
     labels: tuple[str, ...]
     layout: Layout
     device: str
@@ -212,9 +214,17 @@ class PipelineWorker(QObject):
         self._recognizer, self._checkpoint = recognizer, target
         self._rebuild_engine()
         self.notice.emit("model", "")
-        self.model_loaded.emit(ModelInfo(target, recognizer.labels, recognizer.layout, str(recognizer.device),
-                                         recognizer.window_seconds, self.config.every_ms))
-        self.status.emit(f"Checkpoint {target.name} loaded")
+        title = model_title(target)
+        self.model_loaded.emit(ModelInfo(target, title, recognizer.min_confidence, recognizer.labels,
+                                         recognizer.layout, str(recognizer.device), recognizer.window_seconds,
+                                         self.config.every_ms))
+        self.status.emit(f"Model {title} loaded")
+
+    @pyqtSlot(float)
+    def set_uncertain_below(self, value: float) -> None:
+        """Predictions whose calibrated probability is below ``value`` become "uncertain" from now on."""
+        if self._recognizer is not None:
+            self._recognizer.set_min_confidence(value)
 
     @pyqtSlot(int)
     def open_camera(self, index: int) -> None:

@@ -1,4 +1,5 @@
-"""Controls: source (camera index, video file, checkpoint), pose backend, confidence, mirror, and the transport bar.
+"""Controls: source (camera index, video file), model and its "uncertain" threshold, pose backend, confidence, mirror,
+and the transport bar.
 
 They only report what the user asked for, as signals; the window decides what happens.
 """
@@ -25,7 +26,6 @@ BUNDLED, TASKS = 0, 1  # rows of the pose backend selector
 class SourceControls(QWidget):
     camera_requested = pyqtSignal(int)
     video_dialog_requested = pyqtSignal()
-    checkpoint_dialog_requested = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,7 +34,6 @@ class SourceControls(QWidget):
         self.camera_index.setToolTip("camera index (0 is the first camera)")
         self.open_camera = QPushButton("Open camera")
         self.open_video = QPushButton("Open video…")
-        self.open_checkpoint = QPushButton("Open checkpoint…")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(QLabel("Camera"))
@@ -42,10 +41,62 @@ class SourceControls(QWidget):
         layout.addWidget(self.open_camera)
         layout.addSpacing(8)
         layout.addWidget(self.open_video)
-        layout.addWidget(self.open_checkpoint)
         self.open_camera.clicked.connect(lambda: self.camera_requested.emit(self.camera_index.value()))
         self.open_video.clicked.connect(self.video_dialog_requested)
-        self.open_checkpoint.clicked.connect(self.checkpoint_dialog_requested)
+
+
+class ModelControls(QWidget):
+    """The model in use (shipped models by title, checkpoints opened so far, "Other checkpoint…") and the
+    calibrated probability below which a prediction is shown as "uncertain"."""
+
+    model_requested = pyqtSignal(str)  # path of a checkpoint
+    checkpoint_dialog_requested = pyqtSignal()
+    threshold_changed = pyqtSignal(float)
+
+    def __init__(self, models: list[tuple[str, str]] = (), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = QComboBox()
+        self.model.setToolTip("the action model: switching keeps the camera or video running")
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model.addItem("Other checkpoint…", None)
+        for title, path in models:
+            self.add_model(title, path)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setToolTip("predictions whose calibrated probability is below this are shown as uncertain")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Model"))
+        layout.addWidget(self.model)
+        layout.addWidget(QLabel("Uncertain <"))
+        layout.addWidget(self.threshold)
+        self.model.activated.connect(self._on_model)  # user choices only
+        self.threshold.valueChanged.connect(self.threshold_changed)
+
+    def add_model(self, title: str, path: str) -> None:
+        """List a model (once), above "Other checkpoint…"."""
+        if self.model.findData(path) < 0:
+            self.model.insertItem(self.model.count() - 1, title, path)
+            self.model.setItemData(self.model.count() - 2, path, Qt.ItemDataRole.ToolTipRole)
+
+    def models(self) -> list[str]:
+        return [self.model.itemText(i) for i in range(self.model.count() - 1)]
+
+    def set_current(self, title: str, path: str, threshold: float) -> None:
+        """Show the model in use and its threshold (after a load, or a cancelled file dialog)."""
+        self.add_model(title, path)
+        with QSignalBlocker(self.model), QSignalBlocker(self.threshold):
+            self.model.setCurrentIndex(self.model.findData(path))
+            self.threshold.setValue(threshold)
+
+    def _on_model(self, row: int) -> None:
+        path = self.model.itemData(row)
+        if path is None:
+            self.checkpoint_dialog_requested.emit()
+        else:
+            self.model_requested.emit(path)
 
 
 class PoseControls(QWidget):

@@ -22,18 +22,25 @@ class TopKBars(QWidget):
         self._items: list[tuple[str, float]] = []
         self._colours: list[QColor] = []
         self._caption = ""
+        self._greyed = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self.sizeHint().height())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(320, ROW_HEIGHT * self._rows + 8)
 
-    def set_items(self, items: Sequence[tuple[str, float]], colours: Sequence[QColor], caption: str = "") -> None:
-        """``(label, probability)`` best first, a colour per label, and a caption shown when there are none."""
+    def set_items(self, items: Sequence[tuple[str, float]], colours: Sequence[QColor], caption: str = "",
+                  greyed: bool = False) -> None:
+        """``(label, probability)`` best first, a colour per label, and a caption shown when there are none;
+        ``greyed``: the model is not sure ("uncertain"), so the bars are grey and the caption heads them."""
         self._items = list(items)[: self._rows]
-        self._colours = list(colours)
+        self._colours = [QColor(style.MUTED_TEXT)] * len(colours) if greyed else list(colours)
         self._caption = caption
+        self._greyed = greyed
         self.update()
+
+    def greyed(self) -> bool:
+        return self._greyed
 
     def items(self) -> list[tuple[str, float]]:
         return list(self._items)
@@ -57,7 +64,7 @@ class TopKBars(QWidget):
             y = 4 + row * ROW_HEIGHT
             font.setBold(row == 0)
             painter.setFont(font)
-            painter.setPen(QColor(style.PANEL_TEXT))
+            painter.setPen(QColor(style.MUTED_TEXT if self._greyed else style.PANEL_TEXT))
             painter.drawText(QRectF(4, y, name_w - 8, ROW_HEIGHT - 4),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, label)
             painter.setPen(Qt.PenStyle.NoPen)

@@ -84,6 +84,9 @@ class VideoView(QWidget):
         super().resizeEvent(event)
         self._place_overlay()
 
+    def headline(self) -> str:
+        return self._headline
+
     def overlay_text(self) -> str:
         return self._overlay.text() if self._overlay.isVisible() else ""
 
