@@ -1,6 +1,7 @@
 """Draw skeletons and the current label on BGR frames (OpenCV), and write them to a video file atomically.
 
-    with AnnotatedVideo("out.mp4", fps=30, size=(w, h)) as video:   # writes to a hidden temporary file
+    with AnnotatedVideo("out.mp4", fps=30, size=(w, h)) as video:   # writes to a hidden temporary file;
+                                                                    # video.codec: "H.264", "MPEG-4 Part 2", ...
         video.write(draw(image, result.people, layout, prediction))
         video.commit()                                              # only now renamed to out.mp4
 
@@ -16,10 +17,15 @@ import cv2
 import numpy as np
 
 from realtime.recognizer import Prediction, TrackedPerson
+from realtime.sources import quiet_opencv
 from stfnet.errors import UserError
 from stfnet.layouts import Layout
 
-FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+# Codecs to try per container, best first: H.264 plays in browsers, but OpenCV's pip wheels usually lack its
+# encoder (then MPEG-4 Part 2, which desktop players play); WebM's VP9 plays in every browser.
+FOURCCS = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", "mp4v"), ".webm": ("VP90", "VP80"),
+           ".avi": ("MJPG",), ".mkv": ("MJPG",)}
+CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "VP90": "VP9", "VP80": "VP8", "MJPG": "Motion JPEG"}
 BONE = (255, 200, 0)  # BGR
 TEXT = (255, 255, 255)
 STATE_TEXT = {"no_person": "no person", "warming_up": "warming up"}
@@ -31,9 +37,20 @@ def _joint_colour(attention: float) -> tuple[int, int, int]:
     return (int(255 * (1 - a)), 64, int(255 * a))
 
 
+def person_caption(person_id: int, prediction: Prediction | None) -> str:
+    """"#id label 87%" (or "#id uncertain", "#id warming up") for a tracked person."""
+    for p in prediction.people if prediction is not None else ():
+        if p.person_id == person_id:
+            if p.label is not None:
+                return f"#{person_id} {p.label} {dict(p.top_k).get(p.label, 0.0):.0%}"
+            return f"#{person_id} {STATE_TEXT.get(p.state, p.state)}"
+    return f"#{person_id}"
+
+
 def draw(image: np.ndarray, people: tuple[TrackedPerson, ...], layout: Layout,
          prediction: Prediction | None) -> np.ndarray:
-    """A copy of ``image`` with each person's skeleton and the prediction's label (or state) drawn on it."""
+    """A copy of ``image`` with each person's skeleton, id and label, and the main prediction's label (or state)
+    drawn on it."""
     out = image.copy()
     attention = None
     if prediction is not None and prediction.state == "ok" and prediction.joint_attention.max() > 0:
@@ -48,8 +65,22 @@ def draw(image: np.ndarray, people: tuple[TrackedPerson, ...], layout: Layout,
         for j in np.flatnonzero(seen):
             colour = _joint_colour(attention[j]) if (attention is not None and main) else (0, 255, 0)
             cv2.circle(out, tuple(xy[j]), 3, colour, -1, cv2.LINE_AA)
+        if len(people) > 1 and seen.any():  # with several people, each gets their own caption above them
+            top = xy[seen][np.argmin(xy[seen][:, 1])]
+            _text_box(out, person_caption(person.person_id, prediction), (int(top[0]), int(top[1]) - 24), 0.45,
+                      centred=True)
     _label(out, prediction)
     return out
+
+
+def _text_box(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, centred: bool = False) -> None:
+    """White text on a black box whose top-left corner (or top centre) is ``corner``, kept inside the image."""
+    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    left = corner[0] - (w + 8) // 2 if centred else corner[0]
+    x = int(np.clip(left, 0, max(0, image.shape[1] - w - 8)))
+    y = int(np.clip(corner[1], 0, max(0, image.shape[0] - h - 10)))
+    cv2.rectangle(image, (x, y), (x + w + 8, y + h + 10), (0, 0, 0), -1)
+    cv2.putText(image, text, (x + 4, y + 5 + h), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT, 1, cv2.LINE_AA)
 
 
 def _label(image: np.ndarray, prediction: Prediction | None) -> None:
@@ -59,9 +90,9 @@ def _label(image: np.ndarray, prediction: Prediction | None) -> None:
         text = f"{prediction.label} {dict(prediction.top_k).get(prediction.label, 0.0):.2f}"
     else:
         text = STATE_TEXT.get(prediction.state, prediction.state)
-    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
-    cv2.rectangle(image, (4, 4), (12 + w, 14 + h), (0, 0, 0), -1)
-    cv2.putText(image, text, (8, 8 + h), cv2.FONT_HERSHEY_SIMPLEX, 0.6, TEXT, 1, cv2.LINE_AA)
+    if prediction.person_id is not None and len(prediction.people) > 1:
+        text = f"#{prediction.person_id} {text}"
+    _text_box(image, text, (4, 4), 0.6)
 
 
 class AnnotatedVideo:
@@ -69,16 +100,24 @@ class AnnotatedVideo:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
         self.path = Path(path)
-        fourcc = FOURCC.get(self.path.suffix.lower())
-        if fourcc is None:
-            raise UserError(f"cannot write annotated video {self.path}: use a .mp4 or .avi file name")
+        fourccs = FOURCCS.get(self.path.suffix.lower())
+        if fourccs is None:
+            raise UserError(f"cannot write annotated video {self.path}: use a .mp4, .webm or .avi file name")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Same folder, so the final rename is atomic; same suffix, so OpenCV picks the right container.
         self.tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.partial{self.path.suffix}")
-        self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if not self._writer.isOpened():
+        self._writer = None
+        with quiet_opencv():  # a missing encoder is expected, not worth OpenCV's error lines
+            for fourcc in fourccs:
+                writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+                if writer.isOpened():
+                    self._writer, self.codec = writer, CODEC_NAMES[fourcc]
+                    break
+                writer.release()
+        if self._writer is None:
             self.tmp.unlink(missing_ok=True)
-            raise UserError(f"cannot write annotated video {self.path}: OpenCV could not open a {fourcc} writer")
+            raise UserError(f"cannot write annotated video {self.path}: this OpenCV build has no "
+                            f"{' or '.join(CODEC_NAMES[f] for f in fourccs)} encoder; try a .avi file name")
         self._committed = False
 
     def write(self, image: np.ndarray) -> None:

@@ -3,6 +3,7 @@
 API::
 
     estimator = MediaPipePose()                           # bundled model, offline, one person
+    estimator = MultiPersonPose(4)                        # bundled networks, offline, several (multipose.py)
     estimator = MediaPipeLandmarker("pose.task", 4)       # a MediaPipe Tasks model file: several people
     check_feedable(estimator.layout, estimator.coords, ckpt.layout, ckpt.normalize.coords)  # at start-up
     people = estimator(frame_bgr)                         # list[Person], keypoints (V_src, 2) px, scores (V_src,)
@@ -35,6 +36,9 @@ MIN_VISIBILITY = 0.5
 # The span is the longer side of the box around the seen joints, so someone lying down counts as much as someone
 # standing.
 MIN_PERSON_SIZE = 0.3
+# Someone already followed stays followed down to this share of MIN_PERSON_SIZE: a person who crouches or bends
+# is not dropped (hysteresis), while people far away are never taken up.
+KEEP_SIZE_FACTOR = 0.6
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class MediaPipePose:
 
         self.min_visibility = min_visibility
         self.min_size = min_size
+        self._following = False  # a person was returned for the previous frame
         self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity,
                                   min_detection_confidence=min_detection_confidence,
                                   min_tracking_confidence=min_tracking_confidence)
@@ -108,9 +113,12 @@ class MediaPipePose:
         height, width = frame.shape[:2]
         result = self._pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
         if result.pose_landmarks is None:
+            self._following = False
             return []
         person = person_from_landmarks(result.pose_landmarks.landmark, width, height, self.min_visibility)
-        return [person] if big_enough(person, frame.shape, self.min_size) else []
+        size = self.min_size * (KEEP_SIZE_FACTOR if self._following else 1.0)
+        self._following = big_enough(person, frame.shape, size)
+        return [person] if self._following else []
 
     def close(self) -> None:
         self._pose.close()
@@ -158,10 +166,15 @@ class MediaPipeLandmarker:
 
 
 def create_estimator(model_path: str | Path | None = None, max_people: int = 1) -> PoseEstimator:
-    """The bundled single-person model, or a Tasks landmarker when the user gives a ``.task`` file."""
-    if model_path is None:
-        return MediaPipePose()
-    return MediaPipeLandmarker(model_path, num_poses=max_people)
+    """A Tasks landmarker when the user gives a ``.task`` file; else MediaPipe's bundled models: the pose
+    solution for one person, its detector and landmark networks run directly for several."""
+    if model_path is not None:
+        return MediaPipeLandmarker(model_path, num_poses=max_people)
+    if max_people > 1:
+        from realtime.multipose import MultiPersonPose  # needs the LiteRT interpreter
+
+        return MultiPersonPose(max_people)
+    return MediaPipePose()
 
 
 def feedable_layouts(source: str) -> list[str]:

@@ -13,9 +13,10 @@ VIDEO is a video file, a folder of OpenPose JSON frames, a dataset ``.pkl`` (wit
 
 ``state`` is "ok", "uncertain" (the calibrated probability is below ``--min-confidence``), "no_person" or
 "warming_up"; ``label`` is the label shown (stable: a new label must lead for a moment before it replaces the
-old one), null unless "ok"; ``top_k`` holds the probabilities the model gave, also when "uncertain". The CSV
-has one row per prediction: time, frame_index, state, label, label_1, probability_1, ..., label_k,
-probability_k. All outputs are written to
+old one), null unless "ok"; ``top_k`` holds the probabilities the model gave, also when "uncertain". These
+describe the main person; ``people`` lists everyone tracked (``--max-people``) with the same fields. The CSV
+has one row per prediction and person: time, frame_index, person_id, state, label, label_1, probability_1,
+..., label_k, probability_k. All outputs are written to
 temporary files and renamed at the end: an error or Ctrl-C leaves nothing half-written.
 """
 
@@ -99,9 +100,13 @@ def run(args: argparse.Namespace) -> int:
         write_text(args.out, json.dumps(document, indent=1))
         if args.csv is not None:
             write_text(args.csv, timeline_csv(timeline, args.top_k))
+        written = [f"{args.out} (timeline, {len(timeline)} predictions for {frames} frames)"]
+        if args.csv is not None:
+            written.append(f"{args.csv} (timeline as CSV)")
         if annotator is not None and annotator.video is not None:
             annotator.video.commit()
-    print(f"{len(timeline)} predictions for {frames} frames -> {args.out}")
+            written.append(f"{args.annotated} (annotated video, {annotator.video.codec})")
+    print("wrote " + ", ".join(written))
     return 0
 
 
@@ -179,7 +184,12 @@ class _Annotator:
         self._write_ready(everything=True)
 
 
+def _top_k(top_k: tuple[tuple[str, float], ...]) -> list[dict[str, Any]]:
+    return [{"label": label, "probability": round(prob, 5)} for label, prob in top_k]
+
+
 def prediction_record(p: Prediction) -> dict[str, Any]:
+    """The main person's prediction at the top level; ``people``: everyone tracked, main person first."""
     return {
         "time": round(p.timestamp, 4),
         "frame_index": p.frame_index,
@@ -187,7 +197,9 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "label": p.label,
         "person_id": p.person_id,
         "window": [round(p.window_span[0], 4), round(p.window_span[1], 4)],
-        "top_k": [{"label": label, "probability": round(prob, 5)} for label, prob in p.top_k],
+        "top_k": _top_k(p.top_k),
+        "people": [{"person_id": q.person_id, "state": q.state, "label": q.label, "top_k": _top_k(q.top_k)}
+                   for q in p.people],
     }
 
 
@@ -208,13 +220,18 @@ def _timeline(args: argparse.Namespace, checkpoint: Path, source: Any, recognize
 def timeline_csv(timeline: list[Prediction], top_k: int) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["time", "frame_index", "state", "label"]
+    header = ["time", "frame_index", "person_id", "state", "label"]
     for k in range(1, top_k + 1):
         header += [f"label_{k}", f"probability_{k}"]
     writer.writerow(header)
     for p in timeline:
-        row: list[Any] = [round(p.timestamp, 4), p.frame_index, p.state, p.label or ""]
-        for label, prob in p.top_k:
-            row += [label, round(prob, 5)]
-        writer.writerow(row + [""] * (len(header) - len(row)))
+        # One row per tracked person (main person first); one row without a person when nobody is there.
+        people = p.people or (None,)
+        for q in people:
+            person = "" if q is None else q.person_id
+            state, label, ranked = (p.state, p.label, p.top_k) if q is None else (q.state, q.label, q.top_k)
+            row: list[Any] = [round(p.timestamp, 4), p.frame_index, person, state, label or ""]
+            for name, prob in ranked:
+                row += [name, round(prob, 5)]
+            writer.writerow(row + [""] * (len(header) - len(row)))
     return out.getvalue()

@@ -78,7 +78,7 @@ class _Closing:
 
 
 @contextmanager
-def _quiet_opencv() -> Iterator[None]:
+def quiet_opencv() -> Iterator[None]:
     """Silence OpenCV's own log while probing, so the user reads our one sentence instead of backend noise."""
     level = cv2.getLogLevel()
     cv2.setLogLevel(0)
@@ -98,7 +98,7 @@ class CameraSource(_Closing):
     def __init__(self, index: int, width: int | None = None, height: int | None = None,
                  capture_factory: Callable[[int], Any] = cv2.VideoCapture) -> None:
         self.index = index
-        with _quiet_opencv():
+        with quiet_opencv():
             cap = capture_factory(index)
         if not cap.isOpened():
             cap.release()
@@ -166,7 +166,7 @@ class VideoSource(_Closing):
         self.path = Path(path)
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} does not exist")
-        with _quiet_opencv():
+        with quiet_opencv():
             cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()

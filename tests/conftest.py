@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# OpenCV points Qt at its own plugins on import; undo that before pytest-qt creates the application.
+from realtime.gui.platform import prepare_qt_environment  # noqa: E402
+
+prepare_qt_environment()
 
 SHARED = Path(os.environ.get("STFNET_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 

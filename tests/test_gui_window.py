@@ -189,8 +189,8 @@ def test_export_writes_the_timeline_and_a_screenshot(qtbot, checkpoint, video, t
     assert window.export_timeline(tmp_path / "timeline.csv")
     with (tmp_path / "timeline.csv").open() as f:
         rows = list(csv.reader(f))
-    assert rows[0][:6] == ["time", "frame_index", "state", "label", "label_1", "probability_1"]
-    assert len(rows) == len(records) + 1 and rows[-1][4] == window.prediction.top_k[0][0]
+    assert rows[0][:7] == ["time", "frame_index", "person_id", "state", "label", "label_1", "probability_1"]
+    assert len(rows) == len(records) + 1 and rows[-1][5] == window.prediction.top_k[0][0]
 
     assert window.save_screenshot(tmp_path / "shot.png")
     image = QImage(str(tmp_path / "shot.png"))

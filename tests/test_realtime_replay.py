@@ -48,8 +48,9 @@ def test_replay_writes_timeline_csv_and_annotated_video(tmp_path, checkpoint_pat
     assert last["state"] == "ok" and last["time"] == pytest.approx(2.75) and len(last["top_k"]) == 3
     assert set(last["top_k"][0]) == {"label", "probability"}
     rows = list(csv.reader((out / "t.csv").open()))
-    assert rows[0][:6] == ["time", "frame_index", "state", "label", "label_1", "probability_1"] and len(rows) == 13
-    assert rows[-1][3] == last["label"] and rows[-1][4] == last["top_k"][0]["label"]
+    assert rows[0][:7] == ["time", "frame_index", "person_id", "state", "label", "label_1", "probability_1"]
+    assert len(rows) == 13 and rows[-1][4] == last["label"] and rows[-1][5] == last["top_k"][0]["label"]
+    assert last["people"][0]["person_id"] == last["person_id"] and last["people"][0]["label"] == last["label"]
     cap = cv2.VideoCapture(str(out / "a.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
     cap.release()

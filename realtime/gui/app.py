@@ -20,6 +20,7 @@ from PyQt6.QtCore import QThread, QTimer
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication
 
+from realtime.gui.platform import missing_x11_packages, prepare_qt_environment
 from realtime.gui.widgets import style
 from realtime.gui.window import MainWindow
 from realtime.gui.worker import PipelineWorker, WorkerConfig
@@ -92,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--confidence must be between 0 and 1 and --every-ms at least 0")
     if args.min_confidence is not None and not 0.0 <= args.min_confidence <= 1.0:
         raise UserError("--min-confidence must be between 0 and 1")
+    prepare_qt_environment()
+    missing = missing_x11_packages()
+    if missing:
+        raise UserError(f"the window needs X11 libraries this system lacks: install them with `sudo apt-get install "
+                        f"{' '.join(missing)}` (Debian/Ubuntu names), or run with QT_QPA_PLATFORM=offscreen")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("STF-Net Live")
     window = create_window(WorkerConfig(every_ms=args.every_ms))
