@@ -78,7 +78,8 @@ def test_tiles_cover_the_frame():
     found = tiles(288, 384)
     assert found[0] == (0, 0, 384) and len(found) == 9
     side = found[1][2]
-    assert side == 192 and max(x for x, _, _ in found[1:]) + side == 384 and max(y for _, y, _ in found[1:]) + side == 288
+    assert side == 192 and max(x for x, _, _ in found[1:]) + side == 384
+    assert max(y for _, y, _ in found[1:]) + side == 288
 
 
 @pytest.mark.slow
