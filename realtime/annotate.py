@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from realtime.captions import label_text, people_captions
 from realtime.recognizer import Prediction, TrackedPerson
 from realtime.sources import quiet_opencv
 from stfnet.errors import UserError
@@ -28,7 +29,6 @@ FOURCCS = {".mp4": ("avc1", "mp4v"), ".m4v": ("avc1", "mp4v"), ".mov": ("avc1", 
 CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "VP90": "VP9", "VP80": "VP8", "MJPG": "Motion JPEG"}
 BONE = (255, 200, 0)  # BGR
 TEXT = (255, 255, 255)
-STATE_TEXT = {"no_person": "no person", "warming_up": "warming up"}
 
 
 def _joint_colour(attention: float) -> tuple[int, int, int]:
@@ -37,21 +37,12 @@ def _joint_colour(attention: float) -> tuple[int, int, int]:
     return (int(255 * (1 - a)), 64, int(255 * a))
 
 
-def person_caption(person_id: int, prediction: Prediction | None) -> str:
-    """"#id label 87%" (or "#id uncertain", "#id warming up") for a tracked person."""
-    for p in prediction.people if prediction is not None else ():
-        if p.person_id == person_id:
-            if p.label is not None:
-                return f"#{person_id} {p.label} {dict(p.top_k).get(p.label, 0.0):.0%}"
-            return f"#{person_id} {STATE_TEXT.get(p.state, p.state)}"
-    return f"#{person_id}"
-
-
 def draw(image: np.ndarray, people: tuple[TrackedPerson, ...], layout: Layout,
          prediction: Prediction | None) -> np.ndarray:
     """A copy of ``image`` with each person's skeleton, id and label, and the main prediction's label (or state)
     drawn on it."""
     out = image.copy()
+    captions = people_captions(prediction)
     attention = None
     if prediction is not None and prediction.state == "ok" and prediction.joint_attention.max() > 0:
         attention = prediction.joint_attention / prediction.joint_attention.max()  # relative, for colour
@@ -67,8 +58,8 @@ def draw(image: np.ndarray, people: tuple[TrackedPerson, ...], layout: Layout,
             cv2.circle(out, tuple(xy[j]), 3, colour, -1, cv2.LINE_AA)
         if len(people) > 1 and seen.any():  # with several people, each gets their own caption above them
             top = xy[seen][np.argmin(xy[seen][:, 1])]
-            _text_box(out, person_caption(person.person_id, prediction), (int(top[0]), int(top[1]) - 24), 0.45,
-                      centred=True)
+            _text_box(out, captions.get(person.person_id, f"#{person.person_id}"), (int(top[0]), int(top[1]) - 24),
+                      0.45, centred=True)
     _label(out, prediction)
     return out
 
@@ -86,10 +77,7 @@ def _text_box(image: np.ndarray, text: str, corner: tuple[int, int], scale: floa
 def _label(image: np.ndarray, prediction: Prediction | None) -> None:
     if prediction is None:
         return
-    if prediction.label is not None:
-        text = f"{prediction.label} {dict(prediction.top_k).get(prediction.label, 0.0):.2f}"
-    else:
-        text = STATE_TEXT.get(prediction.state, prediction.state)
+    text = label_text(prediction.label, prediction.top_k, prediction.state)
     if prediction.person_id is not None and len(prediction.people) > 1:
         text = f"#{prediction.person_id} {text}"
     _text_box(image, text, (4, 4), 0.6)

@@ -10,6 +10,7 @@ API (the GUI wraps this in its QThread worker)::
             draw(frame.image, result)              # ... or engine.submit(image, timestamp, frame_index)
             prediction = engine.latest()           # the newest Prediction (or None), if not using the callback
     engine.reset()                                 # forget all people and windows (switching sources)
+    engine.set_focus(person_id)                    # whose prediction and maps lead (None: the oldest track)
 
 Two modes (``EngineConfig.mode``):
 
@@ -88,6 +89,7 @@ class Engine:
         self._windows: dict[int, SkeletonWindow] = {}
         self._newest: tuple[float, int] | None = None  # (timestamp, frame index) of the newest frame
         self._visible: list[int] = []  # ids seen in the newest frame
+        self._focus: int | None = None  # the person the user chose to follow (their maps are the ones returned)
         self._lock = threading.Condition()  # guards the buffers above and the thread state below
         self._dirty = False  # live: a frame arrived since the model thread's last request
         self._latest: Prediction | None = None
@@ -125,6 +127,14 @@ class Engine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def set_focus(self, person_id: int | None) -> None:
+        """Make ``person_id`` the main person of every prediction while they are tracked (None: the oldest)."""
+        with self._lock:
+            self._focus = person_id
+            if self.config.mode == "live" and self._newest is not None:  # show it without waiting for a frame
+                self._dirty = True
+            self._lock.notify_all()
 
     def reset(self) -> None:
         """Forget every person and window, e.g. when the GUI switches to another source."""
@@ -231,8 +241,12 @@ class Engine:
     def _build_request(self) -> Request:
         """Copy what the model needs out of the buffers (called with the lock held)."""
         timestamp, frame_index = self._newest
-        # Main person first: the oldest track seen in this frame; people briefly unseen keep their place after.
+        # Main person first: the one in focus, else the oldest track seen in this frame; people briefly unseen
+        # keep their place after.
         order = self._visible + sorted(set(self._windows) - set(self._visible))
+        if self._focus in order:
+            order.remove(self._focus)
+            order.insert(0, self._focus)
         people = tuple(TrackedPerson(pid, *self._windows[pid].newest()) for pid in order)
         ready = [pid for pid in order if self._windows[pid].ready]
         num_frames = self.recognizer.num_frames

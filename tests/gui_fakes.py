@@ -92,7 +92,7 @@ def fake_camera(capture: FakeCapture):
 
 def fake_pose_factory(pose: FakePose | None = None):
     """The given fake for the bundled backend; the real factory (and its checks) for a .task file."""
-    return lambda model: (pose or ThresholdPose()) if model is None else create_estimator(model)
+    return lambda model, people=1: (pose or ThresholdPose()) if model is None else create_estimator(model, people)
 
 
 def config(camera=no_camera, pose=None, recognizer=None, every_ms: float = 50.0) -> WorkerConfig:

@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the model's own)")
     parser.add_argument("--pose-model", type=Path, default=None, metavar="FILE.task",
                         help="MediaPipe Tasks pose_landmarker .task file (default: MediaPipe's bundled model)")
+    parser.add_argument("--max-people", type=int, default=1, metavar="N",
+                        help="people to follow (MediaPipe's bundled models; or a .task file with --pose-model)")
     parser.add_argument("--confidence", type=float, default=MIN_VISIBILITY,
                         help="joints the pose estimator is less sure of count as not seen (0-1)")
     parser.add_argument("--every-ms", type=float, default=WorkerConfig.every_ms,
@@ -93,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--confidence must be between 0 and 1 and --every-ms at least 0")
     if args.min_confidence is not None and not 0.0 <= args.min_confidence <= 1.0:
         raise UserError("--min-confidence must be between 0 and 1")
+    if not 1 <= args.max_people <= 6:
+        raise UserError("--max-people must be between 1 and 6")
     prepare_qt_environment()
     missing = missing_x11_packages()
     if missing:
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     window.show()
     window.start(camera=args.camera, video=str(args.video) if args.video else None,
                  checkpoint=args.model, pose_model=str(args.pose_model) if args.pose_model else None,
-                 confidence=args.confidence, uncertain_below=args.min_confidence)
+                 confidence=args.confidence, uncertain_below=args.min_confidence, max_people=args.max_people)
     outcome = {"code": 0}
 
     def finish() -> None:

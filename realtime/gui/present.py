@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime.captions import label_text, state_text
 from realtime.recognizer import Prediction
 from stfnet.layouts import Layout
-
-STATE_TEXT = {"no_person": "no person", "warming_up": "warming up", "uncertain": "uncertain"}
 
 
 def joint_ticks(layout: Layout) -> list[str]:
@@ -88,9 +87,7 @@ def headline(prediction: Prediction | None) -> str:
     """One line for the video: the best label and its probability, or the state."""
     if prediction is None:
         return ""
-    if prediction.label is not None:
-        return f"{prediction.label}  {dict(prediction.top_k).get(prediction.label, 0.0):.0%}"
-    return STATE_TEXT.get(prediction.state, prediction.state)
+    return label_text(prediction.label, prediction.top_k, prediction.state)
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,7 @@ class LabelHistory:
     def add(self, prediction: Prediction, labels: tuple[str, ...]) -> None:
         if self._entries and prediction.timestamp < self._entries[-1][0]:
             self.clear()  # time went backwards: a seek or a loop
-        text = prediction.label or STATE_TEXT.get(prediction.state, prediction.state)
+        text = prediction.label or state_text(prediction.state)
         index = labels.index(prediction.label) if prediction.label in labels else None
         self._entries.append((prediction.timestamp, text, index))
         # Keep one entry older than the span: it says what was shown at the span's start.

@@ -2,6 +2,10 @@
 
 The window runs no pipeline. It forwards the user's requests to the capture worker as queued signals and hands
 the worker's results to the widgets, through present.py. All connections are made in ``_connect()``.
+
+Layout: the video (with its transport bar) in the middle; the prediction, the attention maps and the temporal
+weights in dock panels the user can resize, move, hide (View menu) and float. The window opens at a size that
+fits the screen (from 1280 x 720 up), and ``layout_problems()`` says what would not fit.
 """
 
 from __future__ import annotations
@@ -10,10 +14,19 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QThread, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
-from PyQt6.QtWidgets import QFileDialog, QGroupBox, QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QRect, Qt, QThread, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
+from realtime.captions import people_captions, state_text
 from realtime.gui import present
 from realtime.gui.timeline import Timeline
 from realtime.gui.widgets import style
@@ -32,7 +45,7 @@ NOTICE_ORDER = ("source", "stall", "pose", "model")  # overlay lines, most urgen
 STALL_SECONDS = 2.0  # a live source silent this long gets a notice
 SHUTDOWN_WAIT_MS = 10_000  # closing waits this long for the capture thread (a hung camera takes ~2 s)
 HISTORY_SECONDS = 10.0
-
+LARGEST_START_SIZE = (1680, 1050)  # the window opens at 92 % of the screen, but no larger than this
 
 class MainWindow(QMainWindow):
     # Requests to the capture worker, queued to its thread (connected in _connect).
@@ -41,6 +54,8 @@ class MainWindow(QMainWindow):
     checkpoint_requested = pyqtSignal(str)
     uncertain_below_requested = pyqtSignal(float)
     pose_model_requested = pyqtSignal(str)
+    max_people_requested = pyqtSignal(int)
+    focus_requested = pyqtSignal(int)  # -1: the oldest person in view
     confidence_requested = pyqtSignal(float)
     play_requested = pyqtSignal()
     pause_requested = pyqtSignal()
@@ -53,7 +68,7 @@ class MainWindow(QMainWindow):
         self.worker = worker
         self._capture_thread = capture_thread
         self.setWindowTitle("STF-Net Live")
-        self.resize(1360, 820)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         # Widgets: display only.
         self.video = VideoView()
         self.transport = TransportBar()
@@ -83,6 +98,7 @@ class MainWindow(QMainWindow):
         self._ui_timer = QTimer(self)  # status bar refresh and the stall watchdog
         self._ui_timer.setInterval(500)
         self._build_layout()
+        self._fit_to_screen()
         self._build_menus()
         self._build_status_bar()
         self._connect()
@@ -92,48 +108,71 @@ class MainWindow(QMainWindow):
     # --- assembly -------------------------------------------------------------------------------------------------
 
     def _build_layout(self) -> None:
-        toolbar = QToolBar("Controls")
-        toolbar.setMovable(False)
-        toolbar.addWidget(self.source_controls)
-        toolbar.addSeparator()
-        toolbar.addWidget(self.model_controls)
-        toolbar.addSeparator()
-        toolbar.addWidget(self.pose_controls)
-        self.addToolBar(toolbar)
+        # Two toolbars: on a narrow screen the second goes below the first (_fit_to_screen) instead of hiding
+        # controls behind an overflow button.
+        self.toolbars = []
+        for name, parts in (("Source and model", (self.source_controls, self.model_controls)),
+                            ("Pose", (self.pose_controls,))):
+            toolbar = QToolBar(name)
+            self.toolbars.append(toolbar)
+            toolbar.setObjectName(name)
+            toolbar.setMovable(False)
+            for i, part in enumerate(parts):
+                if i:
+                    toolbar.addSeparator()
+                toolbar.addWidget(part)
+            self.addToolBar(toolbar)
 
         player = QWidget()
         player_layout = QVBoxLayout(player)
         player_layout.setContentsMargins(0, 0, 0, 0)
-        self.temporal.setContentsMargins(6, 0, 0, 0)
         player_layout.addWidget(self.video, 1)
         player_layout.addWidget(self.transport)
-        left = QSplitter(Qt.Orientation.Vertical)  # the curve's time axis sits under the picture it describes
-        left.addWidget(player)
-        left.addWidget(self.temporal)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-        left.setSizes([540, 200])
+        self.setCentralWidget(player)
+        # The right-hand panels reach down to the status bar; the temporal curve sits under the video only.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        prediction = QGroupBox("Prediction")
+        prediction = QWidget()
         box = QVBoxLayout(prediction)
         box.addWidget(self.bars)
         history_title = QLabel(f"history · last {HISTORY_SECONDS:.0f} s")
         history_title.setStyleSheet(f"color: {style.MUTED_TEXT};")
         box.addWidget(history_title)
         box.addWidget(self.history_strip)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(prediction)
-        right_layout.addWidget(self.maps, 1)
+        box.addStretch(1)
+        self.temporal.setContentsMargins(6, 0, 6, 0)
+        self.maps.setContentsMargins(6, 0, 6, 0)
+        self.docks = {
+            "prediction": self._dock("Prediction", prediction, Qt.DockWidgetArea.RightDockWidgetArea),
+            "attention": self._dock("MCF attention", self.maps, Qt.DockWidgetArea.RightDockWidgetArea),
+            "temporal": self._dock("TDF temporal weights", self.temporal, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
 
-        central = QSplitter(Qt.Orientation.Horizontal)
-        central.addWidget(left)
-        central.addWidget(right)
-        central.setStretchFactor(0, 3)
-        central.setStretchFactor(1, 2)
-        central.setSizes([780, 580])
-        self.setCentralWidget(central)
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _fit_to_screen(self) -> None:
+        """Open at 92 % of the screen's free area (capped), panels sized for it; minimum sizes keep every panel
+        readable down to 1280 x 720."""
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else QRect(0, 0, 1280, 720)
+        width = min(int(area.width() * 0.92), LARGEST_START_SIZE[0])
+        height = min(int(area.height() * 0.92), LARGEST_START_SIZE[1])
+        self.resize(width, height)
+        if sum(t.sizeHint().width() for t in self.toolbars) > width - 16:
+            self.insertToolBarBreak(self.toolbars[1])
+        right = self.docks["prediction"], self.docks["attention"]
+        self.resizeDocks(list(right), [int(width * 0.36)] * 2, Qt.Orientation.Horizontal)
+        bars_height = self.docks["prediction"].widget().sizeHint().height()
+        self.resizeDocks(list(right), [bars_height, height], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["temporal"]], [int(height * 0.22)], Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -157,6 +196,9 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.action_mirror)
         self.action_show_video = QAction("Show &video (off: skeleton only)", self, checkable=True, checked=True)
         view_menu.addAction(self.action_show_video)
+        view_menu.addSeparator()
+        for dock in self.docks.values():  # show or hide each panel
+            view_menu.addAction(dock.toggleViewAction())
         playback = menu.addMenu("&Playback")
         self.action_play_pause = playback.addAction("Play / &pause")
         self.action_play_pause.setShortcut(QKeySequence("Ctrl+P"))
@@ -184,6 +226,8 @@ class MainWindow(QMainWindow):
         self.checkpoint_requested.connect(worker.load_checkpoint)
         self.uncertain_below_requested.connect(worker.set_uncertain_below)
         self.pose_model_requested.connect(worker.set_pose_model)
+        self.max_people_requested.connect(worker.set_max_people)
+        self.focus_requested.connect(worker.focus_person)
         self.confidence_requested.connect(worker.set_min_confidence)
         self.play_requested.connect(worker.play)
         self.pause_requested.connect(worker.pause)
@@ -210,6 +254,8 @@ class MainWindow(QMainWindow):
         self.pose_controls.bundled_requested.connect(lambda: self.use_pose_model(None))
         self.pose_controls.tasks_dialog_requested.connect(self._choose_pose_model)
         self.pose_controls.confidence_changed.connect(self.confidence_requested)
+        self.pose_controls.people_changed.connect(self.max_people_requested)
+        self.video.person_clicked.connect(self.focus_requested)
         self.pose_controls.mirror_toggled.connect(self.video.set_mirrored)
         self.pose_controls.mirror_toggled.connect(self.action_mirror.setChecked)
         self.action_mirror.toggled.connect(self.pose_controls.mirror.setChecked)
@@ -238,13 +284,16 @@ class MainWindow(QMainWindow):
 
     def start(self, camera: int = 0, video: str | None = None, checkpoint: str | None = None,
               pose_model: str | None = None, confidence: float = MIN_VISIBILITY,
-              uncertain_below: float | None = None) -> None:
-        """Start the capture thread, then: pose backend, model (a shipped model's name or a checkpoint file;
-        None: the default) with its "uncertain" threshold (None: the model's own), camera or video."""
+              uncertain_below: float | None = None, max_people: int = 1) -> None:
+        """Start the capture thread, then: pose backend for ``max_people``, model (a shipped model's name or a
+        checkpoint file; None: the default) with its "uncertain" threshold (None: the model's own), camera or
+        video."""
         self._initial_threshold = uncertain_below
         self._capture_thread.start()
         self.pose_controls.set_confidence(confidence)
         self.confidence_requested.emit(confidence)
+        self.pose_controls.set_people(max_people)
+        self.max_people_requested.emit(max_people)
         self.use_pose_model(pose_model)
         self.open_checkpoint(checkpoint or "")
         if video:
@@ -452,12 +501,16 @@ class MainWindow(QMainWindow):
         else:
             colours = [style.label_colour(labels.index(label) if label in labels else None)
                        for label, _ in prediction.top_k]
-            self.bars.set_items(prediction.top_k, colours, present.STATE_TEXT.get(prediction.state, ""),
-                                greyed=prediction.state == "uncertain")
+            self.bars.set_items(prediction.top_k, colours, state_text(prediction.state) if prediction.state != "ok"
+                                else "", greyed=prediction.state == "uncertain")
         self.history_strip.set_segments([(s.start, s.end, s.text, style.label_colour(s.label_index))
                                          for s in self._history.segments()], self._history.span)
         person = prediction.person_id if prediction is not None else None
         self.video.set_attention(present.relative_attention(prediction), person, present.headline(prediction))
+        by_person = {p.person_id: p for p in prediction.people} if prediction is not None else {}
+        self.video.set_captions({pid: (text, style.label_colour(labels.index(by_person[pid].label)
+                                                                if by_person[pid].label in labels else None))
+                                 for pid, text in people_captions(prediction).items()})
         if prediction is not None and prediction.state == "ok":
             self.maps.selector.set_layers(sorted(prediction.mcf_maps))
             self.temporal.selector.set_layers(sorted(prediction.tdf_weights))
@@ -502,6 +555,30 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(" — ".join(parts))
 
     # --- for tests and scripts ------------------------------------------------------------------------------------
+
+    def layout_problems(self) -> list[str]:
+        """What a person would find cut off at the window's current size: a panel or control partly outside the
+        window or smaller than it needs, labels that do not fit their column. Empty when all is well."""
+        parts = {"video": self.video, "transport bar": self.transport, "source controls": self.source_controls,
+                 "model controls": self.model_controls, "pose controls": self.pose_controls,
+                 **{f"{name} panel": dock.widget() for name, dock in self.docks.items() if dock.isVisible()}}
+        problems = []
+        window = self.rect()
+        for name, widget in parts.items():
+            if not widget.isVisible():
+                problems.append(f"the {name} is not visible")
+                continue
+            area = QRect(widget.mapTo(self, widget.rect().topLeft()), widget.size())
+            if not window.contains(area):
+                problems.append(f"the {name} extends past the window")
+            need = widget.minimumSizeHint()
+            if widget.width() < need.width() or widget.height() < need.height():
+                problems.append(f"the {name} is {widget.width()} x {widget.height()} px, it needs "
+                                f"{need.width()} x {need.height()}")
+        clipped = self.bars.clipped()
+        if clipped:
+            problems.append(f"labels cut short in the prediction panel: {', '.join(clipped)}")
+        return problems
 
     @property
     def prediction(self) -> Prediction | None:

@@ -46,7 +46,8 @@ class WorkerConfig:
     """How the worker builds what it owns (tests pass fakes), and how often it classifies."""
 
     camera: Callable[[int], Source] = CameraSource
-    pose: Callable[[Path | None], PoseEstimator] = create_estimator  # None: the bundled model; else a .task file
+    # (model, max_people) -> estimator; model None: MediaPipe's bundled models, else a .task file
+    pose: Callable[[Path | None, int], PoseEstimator] = create_estimator
     recognizer: Callable[[Path], Recognizer] = Recognizer.from_file
     every_ms: float = 100.0  # at most one prediction per this many ms: the display needs no more, pose gets the CPU
 
@@ -127,10 +128,13 @@ class PipelineWorker(QObject):
         self._clock = (0.0, 0)  # (wall clock, video position) that video playback is paced from
         self._pose: PoseEstimator | None = None
         self._pose_name = ""
+        self._pose_path: Path | None = None
+        self._max_people = 1
         self._min_confidence: float | None = None
         self._recognizer: Recognizer | None = None
         self._checkpoint: Path | None = None
         self._engine: Engine | None = None
+        self._focus: int | None = None
         self._frame_in_flight = threading.Event()
 
     # --- called from any thread ----------------------------------------------------------------------------------
@@ -154,14 +158,22 @@ class PipelineWorker(QObject):
 
     # --- requests (slots, run on the capture thread) --------------------------------------------------------------
 
+    @pyqtSlot(int)
+    def set_max_people(self, count: int) -> None:
+        """Follow up to ``count`` people: the pose backend in use is rebuilt for that many."""
+        if count != self._max_people:
+            self._max_people = count
+            if self._pose is not None:
+                self.set_pose_model(str(self._pose_path or ""))
+
     @pyqtSlot(str)
     def set_pose_model(self, path: str) -> None:
-        """Use the bundled MediaPipe model ("") or a MediaPipe Tasks ``.task`` file."""
+        """Use the bundled MediaPipe models ("") or a MediaPipe Tasks ``.task`` file."""
         model = Path(path) if path else None
         name = BUNDLED_POSE if model is None else f"MediaPipe Tasks ({model.name})"
         self.status.emit(f"Loading pose model {name}…")
         try:
-            pose = self.config.pose(model)
+            pose = self.config.pose(model, self._max_people)
         except UserError as exc:
             self._pose_failed(_sentence(str(exc)))
             return
@@ -175,7 +187,7 @@ class PipelineWorker(QObject):
                 pose.close()
                 self._pose_failed(f"{name} cannot feed the model: {exc}")
                 return
-        old, self._pose, self._pose_name = self._pose, pose, name
+        old, self._pose, self._pose_name, self._pose_path = self._pose, pose, name, model
         self._apply_confidence()
         self._rebuild_engine()
         if old is not None:
@@ -219,6 +231,13 @@ class PipelineWorker(QObject):
                                          recognizer.layout, str(recognizer.device), recognizer.window_seconds,
                                          self.config.every_ms))
         self.status.emit(f"Model {title} loaded")
+
+    @pyqtSlot(int)
+    def focus_person(self, person_id: int) -> None:
+        """Follow ``person_id``'s prediction and attention maps (-1: the oldest person in view)."""
+        self._focus = None if person_id < 0 else person_id
+        if self._engine is not None:
+            self._engine.set_focus(self._focus)
 
     @pyqtSlot(float)
     def set_uncertain_below(self, value: float) -> None:
@@ -426,8 +445,9 @@ class PipelineWorker(QObject):
         def publish(prediction: Prediction) -> None:  # runs on the model thread; the signal queues it to the GUI
             self.prediction_ready.emit(PredictionUpdate(session, prediction))
 
-        config = EngineConfig(mode="live", every_ms=self.config.every_ms)
+        config = EngineConfig(mode="live", every_ms=self.config.every_ms, max_people=self._max_people)
         self._engine = Engine(self._recognizer, self._pose, config, on_prediction=publish).start()
+        self._engine.set_focus(self._focus)
 
     def _close_engine(self) -> None:
         engine, self._engine = self._engine, None

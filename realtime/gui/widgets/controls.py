@@ -103,6 +103,7 @@ class PoseControls(QWidget):
     bundled_requested = pyqtSignal()
     tasks_dialog_requested = pyqtSignal()  # the user chose "MediaPipe Tasks": ask for the .task file
     confidence_changed = pyqtSignal(float)
+    people_changed = pyqtSignal(int)
     mirror_toggled = pyqtSignal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -115,17 +116,23 @@ class PoseControls(QWidget):
         self.confidence.setSingleStep(0.05)
         self.confidence.setDecimals(2)
         self.confidence.setToolTip("joints the pose estimator is less confident of count as not seen")
+        self.people = QSpinBox()
+        self.people.setRange(1, 6)
+        self.people.setToolTip("people to follow; click on a person in the video to see their attention maps")
         self.mirror = QCheckBox("Mirror")
         self.mirror.setToolTip("flip the picture left-right (display only; the model sees the true image)")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(QLabel("Pose"))
         layout.addWidget(self.backend)
-        layout.addWidget(QLabel("Confidence ≥"))
+        layout.addWidget(QLabel("People"))
+        layout.addWidget(self.people)
+        layout.addWidget(QLabel("Joint confidence ≥"))
         layout.addWidget(self.confidence)
         layout.addWidget(self.mirror)
         self.backend.activated.connect(self._on_backend)  # activated: user choices only, not set_backend()
         self.confidence.valueChanged.connect(self.confidence_changed)
+        self.people.valueChanged.connect(self.people_changed)
         self.mirror.toggled.connect(self.mirror_toggled)
 
     def _on_backend(self, row: int) -> None:
@@ -142,6 +149,10 @@ class PoseControls(QWidget):
     def set_confidence(self, value: float) -> None:
         with QSignalBlocker(self.confidence):
             self.confidence.setValue(value)
+
+    def set_people(self, count: int) -> None:
+        with QSignalBlocker(self.people):
+            self.people.setValue(count)
 
 
 class TransportBar(QWidget):

@@ -19,7 +19,7 @@ class AttentionMaps(QWidget):
         self.selector = LayerSelector("res-layer whose MCF attention is shown (MCF runs in layers 4-9)")
         self._plot_area = pg.GraphicsLayoutWidget()
         self._plot_area.setBackground(style.BACKGROUND)
-        self._plot_area.setMinimumHeight(240)
+        self._plot_area.setMinimumHeight(170)
         self._legend = QLabel()
         self._legend.setWordWrap(True)
         self._legend.setStyleSheet(f"color: {style.MUTED_TEXT};")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PyQt6.QtCore import QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from realtime.gui.widgets import style
@@ -48,6 +48,25 @@ class TopKBars(QWidget):
     def caption(self) -> str:
         return self._caption
 
+    def _name_width(self, metrics_width: int) -> int:
+        return min(max(90, metrics_width + 12), self.width() // 2)
+
+    def _fonts(self) -> list[QFont]:
+        """The font of each row: the best label in bold."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        return [bold if row == 0 else QFont(self.font()) for row in range(len(self._items))]
+
+    def _label_widths(self) -> list[int]:
+        return [QFontMetrics(font).horizontalAdvance(label)
+                for font, (label, _) in zip(self._fonts(), self._items, strict=True)]
+
+    def clipped(self) -> list[str]:
+        """Labels that do not fit the room their column has at the current width (they are drawn elided)."""
+        widths = self._label_widths()
+        room = self._name_width(max(widths, default=0)) - 8
+        return [label for (label, _), width in zip(self._items, widths, strict=True) if width > room]
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -55,18 +74,17 @@ class TopKBars(QWidget):
             painter.setPen(QColor(style.MUTED_TEXT))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._caption)
             return
-        font = QFont(self.font())
-        metrics_width = max(painter.fontMetrics().horizontalAdvance(label) for label, _ in self._items)
-        name_w = min(max(90, metrics_width + 12), self.width() // 2)
+        fonts = self._fonts()
+        name_w = self._name_width(max(self._label_widths()))
         value_w = painter.fontMetrics().horizontalAdvance("100.0%") + 10
         bar_w = max(10, self.width() - name_w - value_w - 8)
         for row, (label, probability) in enumerate(self._items):
             y = 4 + row * ROW_HEIGHT
-            font.setBold(row == 0)
-            painter.setFont(font)
+            painter.setFont(fonts[row])
             painter.setPen(QColor(style.MUTED_TEXT if self._greyed else style.PANEL_TEXT))
+            text = painter.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, name_w - 8)
             painter.drawText(QRectF(4, y, name_w - 8, ROW_HEIGHT - 4),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, label)
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, text)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(255, 255, 255, 22))
             painter.drawRoundedRect(QRectF(name_w, y + 3, bar_w, ROW_HEIGHT - 10), 3, 3)
@@ -74,6 +92,7 @@ class TopKBars(QWidget):
             painter.setBrush(colour)
             painter.drawRoundedRect(QRectF(name_w, y + 3, max(2.0, bar_w * probability), ROW_HEIGHT - 10), 3, 3)
             painter.setPen(QColor(style.PANEL_TEXT))
+            painter.setFont(fonts[row])
             painter.drawText(QRectF(name_w + bar_w + 4, y, value_w, ROW_HEIGHT - 4),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{probability:.1%}")
 

@@ -12,9 +12,10 @@ CANVAS = "#2a2d33"  # where the picture would be, when the video is hidden
 PANEL_TEXT = "#d8dadf"
 MUTED_TEXT = "#8a8f98"
 BONE = QColor(235, 235, 235, 200)
-# Ten distinct hues (Tableau 10) for labels in the bars and the history strip; a label keeps its colour.
+# Ten distinct hues (Tableau 10) for the first labels in the bars and the history strip; a label keeps its colour.
 LABEL_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
                  "#9c755f", "#bab0ac")
+GOLDEN = 0.6180339887  # hue step for labels beyond ten: consecutive labels land far apart on the colour wheel
 STATE_COLOUR = "#3a3d44"  # "warming up" and "no person" in the history strip
 
 
@@ -28,4 +29,11 @@ def attention_colours(values: np.ndarray) -> list[QColor]:
 
 
 def label_colour(index: int | None) -> QColor:
-    return QColor(STATE_COLOUR if index is None else LABEL_COLOURS[index % len(LABEL_COLOURS)])
+    """The colour of label ``index`` (None: a state such as "warming up"); distinct for any number of labels."""
+    if index is None:
+        return QColor(STATE_COLOUR)
+    if index < len(LABEL_COLOURS):
+        return QColor(LABEL_COLOURS[index])
+    k = index - len(LABEL_COLOURS)
+    hue = (0.07 + k * GOLDEN) % 1.0
+    return QColor.fromHsvF(hue, (0.55, 0.75, 0.4)[k % 3], (0.85, 0.7, 0.95)[(k // 3) % 3])

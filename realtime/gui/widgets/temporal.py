@@ -22,7 +22,7 @@ class TemporalWeights(QWidget):
         self._plot.setLabel("bottom", "seconds before the newest frame")
         self._plot.setLabel("left", "weight")
         self._plot.getAxis("left").enableAutoSIPrefix(False)  # weights are in (0, 1): no "x0.001" scaling
-        self._plot.setMinimumHeight(150)
+        self._plot.setMinimumHeight(100)
         self._curve = self._plot.plot([], [], pen=pg.mkPen("#f28e2b", width=2.5), symbol="o", symbolSize=6,
                                       symbolBrush="#f28e2b", symbolPen=None)
         header = titled_row("<b>TDF temporal weights</b> · mean over channels, per frame of the window", "layer",

@@ -1,12 +1,24 @@
-"""The video frame, scaled to fit, with each person's skeleton; joints coloured by the MCF attention they get."""
+"""The video frame, scaled to fit, with each person's skeleton (clipped to the picture) and, with several people,
+each one's id and label above them; joints of the person in focus coloured by the attention they get. Clicking on
+a person asks to focus on them (``person_clicked``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPaintEvent, QPen, QResizeEvent
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QLinearGradient,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
 from PyQt6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from realtime.gui.widgets import style
@@ -16,10 +28,12 @@ UNSCORED_JOINT = QColor(120, 220, 120)  # joints of people the attention does no
 
 
 class VideoView(QWidget):
+    person_clicked = pyqtSignal(int)  # track id of the person under the click
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(320, 240)
+        self.setMinimumSize(320, 180)
         self._array: np.ndarray | None = None  # keeps the pixels the QImage points into alive
         self._image: QImage | None = None
         self._people: tuple[TrackedPerson, ...] = ()
@@ -27,6 +41,7 @@ class VideoView(QWidget):
         self._attention: np.ndarray | None = None
         self._attention_person: int | None = None
         self._headline = ""
+        self._captions: dict[int, tuple[str, QColor]] = {}
         self._mirrored = False
         self._show_video = True
         self._overlay = QLabel(self)
@@ -53,6 +68,14 @@ class VideoView(QWidget):
         self._attention_person = person_id
         self._headline = headline
         self.update()
+
+    def set_captions(self, captions: dict[int, tuple[str, QColor]]) -> None:
+        """Text and colour drawn above each person, by track id (shown when there are several people)."""
+        self._captions = dict(captions)
+        self.update()
+
+    def captions(self) -> dict[int, str]:
+        return {pid: text for pid, (text, _) in self._captions.items()}
 
     def set_mirrored(self, mirrored: bool) -> None:
         self._mirrored = mirrored
@@ -87,6 +110,30 @@ class VideoView(QWidget):
     def headline(self) -> str:
         return self._headline
 
+    def person_at(self, x: float, y: float) -> int | None:
+        """Track id of the person whose skeleton's box (a little enlarged) holds widget point (x, y)."""
+        if self._image is None:
+            return None
+        scale, origin = self._fit()
+        best, best_area = None, np.inf
+        for person in self._people:
+            seen = self._to_widget(person.keypoints, scale, origin)[person.scores > 0]
+            if len(seen) < 2:
+                continue
+            low, high = seen.min(axis=0), seen.max(axis=0)
+            margin = 0.15 * (high - low) + 8
+            if np.all(low - margin <= (x, y)) and np.all((x, y) <= high + margin):
+                area = float(np.prod(high - low))
+                if area < best_area:  # the smallest box wins: the person in front of a larger one
+                    best, best_area = person.person_id, area
+        return best
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        person = self.person_at(event.position().x(), event.position().y())
+        if person is not None:
+            self.person_clicked.emit(person)
+        super().mousePressEvent(event)
+
     def overlay_text(self) -> str:
         return self._overlay.text() if self._overlay.isVisible() else ""
 
@@ -117,8 +164,14 @@ class VideoView(QWidget):
             else:
                 painter.fillRect(target, QColor(style.CANVAS))
             painter.restore()
+            painter.save()
+            painter.setClipRect(target)  # a skeleton never runs past the picture
             for person in self._people:
                 self._draw_person(painter, person, scale, origin)
+            if len(self._people) > 1:
+                for person in self._people:
+                    self._draw_caption(painter, person, scale, origin)
+            painter.restore()
             self._draw_legend(painter)
         self._draw_headline(painter)
         painter.end()
@@ -157,6 +210,28 @@ class VideoView(QWidget):
             painter.setBrush(colours[j] if colours is not None else UNSCORED_JOINT)
             painter.drawEllipse(QPointF(*points[j]), radius, radius)
 
+    def _draw_caption(self, painter: QPainter, person: TrackedPerson, scale: float,
+                      origin: tuple[float, float]) -> None:
+        text, colour = self._captions.get(person.person_id, (f"#{person.person_id}", QColor(style.STATE_COLOUR)))
+        seen = self._to_widget(person.keypoints, scale, origin)[person.scores > 0]
+        if len(seen) == 0:
+            return
+        font = QFont(self.font())
+        font.setBold(person.person_id == self._attention_person)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        width, height = metrics.horizontalAdvance(text) + 12, metrics.height() + 6
+        top = seen[np.argmin(seen[:, 1])]
+        box = QRectF(top[0] - width / 2, top[1] - height - 10, width, height)
+        box.moveLeft(min(max(box.left(), 2.0), self.width() - width - 2.0))
+        box.moveTop(max(box.top(), 2.0))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 180))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.fillRect(QRectF(box.left(), box.bottom() - 3, box.width(), 3), colour)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(box.adjusted(0, 0, 0, -2), Qt.AlignmentFlag.AlignCenter, text)
+
     def _draw_legend(self, painter: QPainter) -> None:
         if self._attention is None:
             return
@@ -189,9 +264,10 @@ class VideoView(QWidget):
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        box = QRectF(10, 10, metrics.horizontalAdvance(self._headline) + 24, metrics.height() + 12)
+        text = metrics.elidedText(self._headline, Qt.TextElideMode.ElideRight, max(40, self.width() - 44))
+        box = QRectF(10, 10, metrics.horizontalAdvance(text) + 24, metrics.height() + 12)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 170))
         painter.drawRoundedRect(box, 6, 6)
         painter.setPen(QColor(255, 255, 255))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self._headline)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
