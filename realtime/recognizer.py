@@ -199,7 +199,10 @@ class Recognizer:
 
     @property
     def window_seconds(self) -> float:
-        """Seconds of motion one window covers: recorded in the checkpoint, else num_frames at its fps (30)."""
+        """Seconds of motion one window covers: the window the model was trained on, else (older checkpoints) the
+        duration they recorded, else num_frames at their fps (30)."""
+        if self.norm.window_seconds:
+            return self.norm.window_seconds
         extra = self.checkpoint.extra
         if extra.get("window_seconds"):
             return float(extra["window_seconds"])

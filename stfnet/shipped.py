@@ -68,6 +68,8 @@ def model_title(path: Path) -> str:
     card = path.with_suffix(".md")
     if card.is_file():
         return _title(card, path.stem)
+    if path.name == "model.pt":  # a custom model taught in the app: its folder is its name
+        return f"{path.parent.name} (yours)"
     if path.stem in ("final", "best", "last") and path.parent.name:
         return f"{path.parent.name}/{path.name}"
     return path.name

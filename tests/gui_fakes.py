@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from realtime_fakes import FakeCapture, FakePose
+from realtime_fakes import FakeCapture, FakePose, mediapipe_person
 
 from realtime.gui.app import create_window
 from realtime.gui.window import MainWindow
@@ -143,3 +143,25 @@ def running_thread_names(before: set[int] = frozenset()) -> list[str]:
         if alive is None or str(thread.native_id) in alive:
             names.append(thread.name)
     return names
+
+
+class ActingPose(ThresholdPose):
+    """A fake person who does ``action``: "wave" swings the wrists up and down, "kick" swings the ankles sideways,
+    "still" stands. The motion follows the call count, so any video or camera drives it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = "still"
+
+    def __call__(self, frame: np.ndarray) -> list[Person]:
+        self.calls += 1
+        if self.nobody:
+            return []
+        person = mediapipe_person(0.0)
+        keypoints = person.keypoints.copy()
+        swing = np.sin(self.calls / 2.0)
+        if self.action == "wave":
+            keypoints[[15, 16], 1] -= 40 + 30 * swing  # wrists above the shoulders, up and down
+        elif self.action == "kick":
+            keypoints[[27, 28], 0] += 40 * swing  # ankles side to side
+        return [Person(keypoints, person.scores, person.layout)]

@@ -227,9 +227,13 @@ def _settings(cfg: TrainConfig, backbone: Checkpoint | None, train_set: list[dic
               fps: float | None) -> tuple[NormalizeConfig, str]:
     """The preprocessing: the backbone's when fine-tuning; else a window of the data's typical duration, sampled
     at 16 frames per second (``autoconfig.window_frames``) unless the user chose."""
-    if backbone is not None:
+    if backbone is not None:  # its preprocessing, with a window as long as the new samples typically are
         norm = backbone.normalize
-        return norm, f"the backbone's window: {norm.window_seconds} s, {norm.num_frames} frames"
+        seconds = autoconfig.window_seconds(train_set, fps) if norm.window_seconds is not None else None
+        if seconds is None:
+            return norm, f"the backbone's window: {norm.window_seconds or 'whole clips'}, {norm.num_frames} frames"
+        return (dataclasses.replace(norm, window_seconds=seconds),
+                f"window of {seconds} s (the median sample duration), the backbone's {norm.num_frames} frames")
     if cfg.window_seconds == 0:
         seconds, how = None, "each clip resampled whole to the window, as asked"
     elif cfg.window_seconds is not None:

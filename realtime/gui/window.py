@@ -28,18 +28,21 @@ from PyQt6.QtWidgets import (
 
 from realtime.captions import people_captions, state_text
 from realtime.gui import present
+from realtime.gui.teach_controller import TeachController
 from realtime.gui.timeline import Timeline
 from realtime.gui.widgets import style
 from realtime.gui.widgets.controls import ModelControls, PoseControls, SourceControls, TransportBar
 from realtime.gui.widgets.heatmaps import AttentionMaps
 from realtime.gui.widgets.labels import HistoryStrip, TopKBars
+from realtime.gui.widgets.teach_panel import TeachPanel
 from realtime.gui.widgets.temporal import TemporalWeights
 from realtime.gui.widgets.video_view import VideoView
 from realtime.gui.worker import BUNDLED_POSE, FrameUpdate, ModelInfo, PipelineWorker, PredictionUpdate, SourceInfo
 from realtime.pose import MIN_VISIBILITY
 from realtime.recognizer import Prediction
+from realtime.teach import custom_models
 from stfnet.atomic import atomic_open
-from stfnet.shipped import shipped_models
+from stfnet.shipped import model_title, shipped_models
 
 NOTICE_ORDER = ("source", "stall", "pose", "model")  # overlay lines, most urgent first
 STALL_SECONDS = 2.0  # a live source silent this long gets a notice
@@ -73,7 +76,10 @@ class MainWindow(QMainWindow):
         self.video = VideoView()
         self.transport = TransportBar()
         self.source_controls = SourceControls()
-        self.model_controls = ModelControls([(m.title, str(m.path)) for m in shipped_models()])
+        self.model_controls = ModelControls([(m.title, str(m.path)) for m in shipped_models()]
+                                            + [(model_title(p), str(p)) for p in custom_models()])
+        self.teach_panel = TeachPanel()
+        self.teach = TeachController(self.teach_panel, lambda: self._model)
         self.pose_controls = PoseControls()
         self.bars = TopKBars()
         self.history_strip = HistoryStrip()
@@ -146,7 +152,10 @@ class MainWindow(QMainWindow):
             "prediction": self._dock("Prediction", prediction, Qt.DockWidgetArea.RightDockWidgetArea),
             "attention": self._dock("MCF attention", self.maps, Qt.DockWidgetArea.RightDockWidgetArea),
             "temporal": self._dock("TDF temporal weights", self.temporal, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "teach": self._dock("Teach", self.teach_panel, Qt.DockWidgetArea.RightDockWidgetArea),
         }
+        self.tabifyDockWidget(self.docks["attention"], self.docks["teach"])
+        self.docks["attention"].raise_()
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -228,6 +237,10 @@ class MainWindow(QMainWindow):
         self.pose_model_requested.connect(worker.set_pose_model)
         self.max_people_requested.connect(worker.set_max_people)
         self.focus_requested.connect(worker.focus_person)
+        self.teach.recording_requested.connect(worker.start_recording)
+        self.teach.stop_recording_requested.connect(worker.stop_recording)
+        worker.recording_finished.connect(self.teach.recording_finished)
+        self.teach.model_trained.connect(self.open_checkpoint)
         self.confidence_requested.connect(worker.set_min_confidence)
         self.play_requested.connect(worker.play)
         self.pause_requested.connect(worker.pause)
@@ -351,6 +364,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._ui_timer.stop()
+        self.teach.shutdown()
         if not self._capture_thread.isRunning():
             return
         self.worker.interrupt()
@@ -431,7 +445,8 @@ class MainWindow(QMainWindow):
             self.worker.frame_shown()  # even for stale frames: the worker waits for this before sending more
 
     def _on_prediction(self, update: PredictionUpdate) -> None:
-        if update.session != self._session or self._model is None:
+        # Stale: of another source, or of a model this window has not been told about yet (they cross threads).
+        if update.session != self._session or self._model is None or update.model != self._model.serial:
             return
         prediction = update.prediction
         self._timeline.add(prediction)
@@ -444,6 +459,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self._model = info
         self.model_controls.set_current(info.title, str(info.path), info.min_confidence)
+        self.teach.refresh()
         if self._initial_threshold is not None:  # the command line's threshold, for the first model
             self.model_controls.threshold.setValue(self._initial_threshold)  # emits: the worker applies it
             self._initial_threshold = None
@@ -561,7 +577,8 @@ class MainWindow(QMainWindow):
         window or smaller than it needs, labels that do not fit their column. Empty when all is well."""
         parts = {"video": self.video, "transport bar": self.transport, "source controls": self.source_controls,
                  "model controls": self.model_controls, "pose controls": self.pose_controls,
-                 **{f"{name} panel": dock.widget() for name, dock in self.docks.items() if dock.isVisible()}}
+                 **{f"{name} panel": dock.widget() for name, dock in self.docks.items()
+                    if not dock.widget().visibleRegion().isEmpty()}}  # not hidden, nor a tab behind another
         problems = []
         window = self.rect()
         for name, widget in parts.items():

@@ -31,6 +31,7 @@ from realtime.gui.player import SeekableVideo
 from realtime.pose import Person, PoseEstimator, check_feedable, create_estimator, to_layout
 from realtime.recognizer import Prediction, Recognizer, TrackedPerson
 from realtime.sources import CameraSource, Frame, Source
+from realtime.teach import SkeletonRecorder
 from stfnet.errors import SourceError, UserError
 from stfnet.layouts import OPENPOSE18, Layout
 from stfnet.shipped import model_title, resolve_model
@@ -74,10 +75,12 @@ class FrameUpdate:
 class PredictionUpdate:
     session: int
     prediction: Prediction
+    model: int  # which loaded model made it (ModelInfo.serial): the GUI shows none before it knows that model
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    serial: int  # counts the models loaded so far
     path: Path
     title: str  # what to call it on screen: a shipped model's card title, else its run folder or file name
     min_confidence: float  # its "uncertain" threshold
@@ -106,6 +109,7 @@ class PipelineWorker(QObject):
     pose_ready = pyqtSignal(str)  # name of the pose backend in use
     notice = pyqtSignal(str, str)  # topic ("source", "pose", "model"), sentence for the user; "" clears the topic
     status = pyqtSignal(str)  # a passing message for the status bar
+    recording_finished = pyqtSignal(object)  # RecordedSkeleton of the person in focus (empty: nobody was seen)
     finished = pyqtSignal()  # shutdown() has released everything
 
     def __init__(self, config: WorkerConfig | None = None) -> None:
@@ -132,9 +136,11 @@ class PipelineWorker(QObject):
         self._max_people = 1
         self._min_confidence: float | None = None
         self._recognizer: Recognizer | None = None
+        self._model_serial = 0
         self._checkpoint: Path | None = None
         self._engine: Engine | None = None
         self._focus: int | None = None
+        self._recorder: SkeletonRecorder | None = None
         self._frame_in_flight = threading.Event()
 
     # --- called from any thread ----------------------------------------------------------------------------------
@@ -224,13 +230,25 @@ class PipelineWorker(QObject):
             self._model_failed(f"Cannot use checkpoint {target.name} ({type(exc).__name__}: {exc})")
             return
         self._recognizer, self._checkpoint = recognizer, target
+        self._model_serial += 1  # before the engine: its predictions carry the new model's number
         self._rebuild_engine()
         self.notice.emit("model", "")
         title = model_title(target)
-        self.model_loaded.emit(ModelInfo(target, title, recognizer.min_confidence, recognizer.labels,
-                                         recognizer.layout, str(recognizer.device), recognizer.window_seconds,
-                                         self.config.every_ms))
+        self.model_loaded.emit(ModelInfo(self._model_serial, target, title, recognizer.min_confidence,
+                                         recognizer.labels, recognizer.layout, str(recognizer.device),
+                                         recognizer.window_seconds, self.config.every_ms))
         self.status.emit(f"Model {title} loaded")
+
+    @pyqtSlot(float)
+    def start_recording(self, max_seconds: float) -> None:
+        """Record the person in focus for ``max_seconds`` of stream time (0: until stop_recording())."""
+        self._recorder = SkeletonRecorder(max_seconds or None)
+
+    @pyqtSlot()
+    def stop_recording(self) -> None:
+        if self._recorder is not None:
+            recorder, self._recorder = self._recorder, None
+            self.recording_finished.emit(recorder.result())
 
     @pyqtSlot(int)
     def focus_person(self, person_id: int) -> None:
@@ -370,6 +388,8 @@ class PipelineWorker(QObject):
         if result is None:
             tracked = tuple(TrackedPerson(i, *to_layout(p, layout)) for i, p in enumerate(people))
             result = PoseResult(frame.index, frame.timestamp, tracked, pose_ms)
+        if self._recorder is not None and self._recorder.add(frame.timestamp, result.people, self._focus):
+            self.stop_recording()
         if frame.image is None or (self._frame_in_flight.is_set() and not force):
             return
         self._frame_in_flight.set()
@@ -426,6 +446,7 @@ class PipelineWorker(QObject):
     def _close_source(self) -> None:
         self._timer.stop()
         self._set_playing(False)
+        self.stop_recording()  # what was recorded so far is kept
         with self._lock:
             source, self._source = self._source, None
             closer, self._closer = self._closer, None
@@ -440,10 +461,10 @@ class PipelineWorker(QObject):
         self._close_engine()
         if self._recognizer is None or self._pose is None:
             return
-        session = self._session
+        session, model = self._session, self._model_serial
 
         def publish(prediction: Prediction) -> None:  # runs on the model thread; the signal queues it to the GUI
-            self.prediction_ready.emit(PredictionUpdate(session, prediction))
+            self.prediction_ready.emit(PredictionUpdate(session, prediction, model))
 
         config = EngineConfig(mode="live", every_ms=self.config.every_ms, max_people=self._max_people)
         self._engine = Engine(self._recognizer, self._pose, config, on_prediction=publish).start()
