@@ -151,3 +151,36 @@ def test_real_mediapipe_on_a_real_video(tmp_path):
     assert seen.mean() > 0.5
     neck = ann["keypoint"][0, seen, 1]
     assert (neck[:, 0] > 0).all() and (neck[:, 0] < 320).all() and (neck[:, 1] > 0).all() and (neck[:, 1] < 240).all()
+
+
+def test_a_csv_of_spans_cuts_one_long_recording_into_labelled_samples(tmp_path):
+    long = write_video(tmp_path / "rec" / "long.avi", [20 + i for i in range(60)])  # 6 s at 10 fps
+    write_video(tmp_path / "rec" / "other.avi", [100] * 30)
+    listing = tmp_path / "rec" / "spans.csv"
+    listing.write_text("video,label,start_s,end_s\nlong.avi,wave,0.5,2.0\nlong.avi,clap,2.5,5.0\n"
+                       "other.avi,wave,0,3\n")
+    data = extract_dataset(ExtractConfig(root=str(listing), output=str(tmp_path / "d.pkl"), workers=0), FakePose)
+    assert data["classes"] == ["clap", "wave"]
+    samples = {a["frame_dir"]: a for a in data["annotations"]}
+    assert sorted(samples) == ["long.avi@0.5-2s", "long.avi@2.5-5s", "other.avi@0-3s"]
+    wave = samples["long.avi@0.5-2s"]
+    assert wave["label"] == 1 and wave["keypoint"].shape[1] == 15 and wave["fps"] == 10.0
+    assert wave["keypoint"][0, 0, 0, 1] == pytest.approx(25, abs=2)  # frame 5's brightness: the span's first frame
+    assert samples["long.avi@2.5-5s"]["keypoint"].shape[1] == 25
+    parts = list((tmp_path / "d.pkl.parts" / "videos").glob("*.npz"))
+    assert len(parts) == 2 and long.exists()  # each video went through the pose estimator once
+    assert load_dataset(tmp_path / "d.pkl")["split"]["all"] == [a["frame_dir"] for a in data["annotations"]]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("video,label\nx.avi,wave\n", "lacks the column(s) end_s, start_s"),
+    ("video,label,start_s,end_s\nmissing.avi,wave,0,1\n", "does not exist"),
+    ("video,label,start_s,end_s\nlong.avi,wave,2,1\n", "is empty"),
+    ("video,label,start_s,end_s\nlong.avi,wave,a,1\n", "must be numbers"),
+])
+def test_a_bad_span_list_is_one_sentence(tmp_path, capsys, content, message):
+    write_video(tmp_path / "long.avi", [50] * 10)
+    (tmp_path / "spans.csv").write_text(content)
+    assert main(["extract", str(tmp_path / "spans.csv"), str(tmp_path / "d.pkl"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "d.pkl").exists()

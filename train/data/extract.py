@@ -1,16 +1,22 @@
-"""`python main.py extract ROOT OUTPUT`: a dataset from folders of labelled videos, with the live pose estimator.
+"""`python main.py extract ROOT OUTPUT`: a dataset from labelled videos, with the live pose estimator.
 
-``ROOT/<class name>/*.mp4|avi|mov|mkv``: every subfolder is a class (labels in sorted name order). Every frame of
+``ROOT/<class name>/*.mp4|avi|mov|mkv``: every subfolder is a class (labels in sorted name order). Or ROOT is a
+CSV file with the columns ``video,label,start_s,end_s`` (video paths relative to the CSV's folder): every row is
+a sample, the span of a video between two times, so one long recording becomes many labelled samples without a
+video editor (labels in sorted order; each video is run through the pose estimator once). Every frame of
 every video goes through the same pose estimator and remap as live input (``realtime.pose``), in parallel worker
 processes (``--workers``), one video per task. Each video's keypoints are written atomically to
 ``OUTPUT.parts/<class>/<video file>.npz`` as soon as it is done, so an interrupted run picks up where it stopped;
 a part made from another version of the video or with other settings is redone. The output gets a random
-stratified ``train`` / ``val`` split (``--val-fraction``, ``--seed``) and an ``all`` split.
+stratified ``train`` / ``val`` split (``--val-fraction``, ``--seed``) and an ``all`` split. Every sample keeps its
+video's own frame rate (``fps``), so clips recorded at different rates are timed right.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
 import itertools
 import multiprocessing
 import shutil
@@ -57,6 +63,51 @@ class Video:
     @property
     def name(self) -> str:  # the sample's frame_dir: unique over the dataset
         return f"{self.part.parent.name}/{self.path.name}"
+
+
+@dataclass(frozen=True)
+class Span:
+    """One sample of a CSV listing: a label for a video between two times."""
+
+    video: Path
+    label: str
+    start: float  # seconds
+    end: float
+
+
+def read_spans(listing: Path) -> list[Span]:
+    """The rows of a ``video,label,start_s,end_s`` CSV file, checked; video paths relative to its folder."""
+    if not listing.is_file():
+        raise UserError(f"span list {listing} does not exist")
+    spans = []
+    with open(listing, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.DictReader(f)
+        missing = {"video", "label", "start_s", "end_s"} - set(reader.fieldnames or [])
+        if missing:
+            raise UserError(f"{listing} lacks the column(s) {', '.join(sorted(missing))} (video,label,start_s,end_s)")
+        for line, row in enumerate(reader, start=2):
+            try:
+                start, end = float(row["start_s"]), float(row["end_s"])
+            except (TypeError, ValueError):
+                raise UserError(f"{listing}, line {line}: start_s and end_s must be numbers of seconds") from None
+            if not 0 <= start < end:
+                raise UserError(f"{listing}, line {line}: the span {start}-{end} s is empty")
+            video = (listing.parent / row["video"].strip()).resolve()
+            if not video.is_file():
+                raise UserError(f"{listing}, line {line}: video {video} does not exist")
+            if not row["label"].strip():
+                raise UserError(f"{listing}, line {line}: the label is empty")
+            spans.append(Span(video, row["label"].strip(), start, end))
+    if not spans:
+        raise UserError(f"{listing} lists no spans")
+    return spans
+
+
+def span_videos(spans: list[Span], parts: Path) -> list[Video]:
+    """Each video the spans name, once, with a part file named after its path (two files may share a name)."""
+    videos = dict.fromkeys(s.video for s in spans)
+    return [Video(v, -1, parts / "videos" / f"{v.name}.{hashlib.sha1(str(v).encode()).hexdigest()[:8]}.npz")
+            for v in videos]
 
 
 def parts_folder(output: str | Path) -> Path:
@@ -198,20 +249,34 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
                             f"{', '.join(feedable_layouts('mediapipe33'))}")
         estimator_factory = partial(create_estimator, cfg.pose_model, cfg.max_people)
     parts = parts_folder(cfg.output)
-    classes, videos = find_videos(Path(cfg.root), parts)
+    spans = read_spans(Path(cfg.root)) if Path(cfg.root).suffix.lower() == ".csv" else None
+    if spans is None:
+        classes, videos = find_videos(Path(cfg.root), parts)
+    else:
+        classes, videos = sorted({s.label for s in spans}), span_videos(spans, parts)
     settings = f"{layout.name}|{cfg.max_people}|{cfg.pose_model or 'bundled'}"
     todo = [v for v in videos if not part_is_done(v, settings)]
     if len(todo) < len(videos):
         print(f"resuming: {len(videos) - len(todo)} of {len(videos)} videos already extracted in {parts}",
               file=sys.stderr)
     skipped = _run_all(todo, cfg, settings, estimator_factory)
-    annotations, rates = [], []
+    annotations = []
     for video in videos:
         if video.part.is_file() and part_is_done(video, settings):
             with np.load(video.part, allow_pickle=False) as z:
-                annotations.append(make_annotation(video.name, video.label, z["keypoint"], z["keypoint_score"],
-                                                   img_shape=tuple(int(s) for s in z["img_shape"])))
-                rates.append(float(z["fps"]))
+                keypoint, score, fps = z["keypoint"], z["keypoint_score"], float(z["fps"])
+                shape = tuple(int(s) for s in z["img_shape"])
+            if spans is None:
+                annotations.append(_annotation(video.name, video.label, keypoint, score, shape, fps))
+                continue
+            for span in (s for s in spans if s.video == video.path):
+                first, last = round(span.start * fps), min(round(span.end * fps), keypoint.shape[1])
+                if last - first < 2 or not score[:, first:last].any():
+                    skipped.append(f"{video.path.name} {span.start}-{span.end} s: no skeleton in that span")
+                    continue
+                name = f"{video.path.name}@{span.start:g}-{span.end:g}s"
+                annotations.append(_annotation(name, classes.index(span.label), keypoint[:, first:last],
+                                               score[:, first:last], shape, fps))
     if skipped:
         print(f"{len(skipped)} of {len(videos)} videos skipped", file=sys.stderr)
     if not annotations:
@@ -219,16 +284,25 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
     data = {"split": {**stratified_split(annotations, cfg.val_fraction, cfg.seed),
                       "all": [a["frame_dir"] for a in annotations]},
             "annotations": annotations, "classes": classes, "layout": layout.name,
-            "fps": float(np.median(rates))}  # one rate for the dataset: the typical video's
+            "fps": float(np.median([a["fps"] for a in annotations]))}  # for tools that read one rate; each
+    # sample's own "fps" is the one training uses
     save_dataset(data, cfg.output)
     if cfg.clean:
         shutil.rmtree(parts)
     return data
 
 
+def _annotation(name: str, label: int, keypoint: np.ndarray, score: np.ndarray, img_shape: tuple[int, ...],
+                fps: float) -> dict[str, Any]:
+    ann = make_annotation(name, label, keypoint, score, img_shape=img_shape)
+    ann["fps"] = fps
+    return ann
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ExtractConfig(root="", output="")
-    parser.add_argument("root", help="folder with one subfolder of videos per class: ROOT/<class name>/<video>")
+    parser.add_argument("root", help="folder with one subfolder of videos per class (ROOT/<class name>/<video>), "
+                                     "or a CSV file of video,label,start_s,end_s spans")
     parser.add_argument("output", help="dataset file to write (.pkl); per-video results go to OUTPUT.parts/")
     parser.add_argument("--layout", default=d.layout, help="layout to remap the keypoints to (default: openpose18)")
     parser.add_argument("--workers", type=int, default=d.workers,
