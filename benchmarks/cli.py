@@ -14,6 +14,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "model": ("benchmarks.model", "model forward latency and throughput"),
     "pipeline": ("benchmarks.pipeline", "pose-only vs full pipeline speed on a video, and frame-to-prediction latency"),
     "train": ("benchmarks.training", "training throughput"),
+    "fewshot": ("benchmarks.fewshot", "few-shot accuracy and CPU time of fine-tuning a backbone, beside 1-NN"),
     "videos": ("benchmarks.videos", "clip-level accuracy of a model on labelled real videos, through the app"),
 }
 

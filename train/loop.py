@@ -59,7 +59,7 @@ from train.data.augment import AugmentConfig
 from train.data.dataset import SkeletonDataset
 from train.data.format import class_names, load_dataset, split_annotations
 from train.diagnostics import diagnose
-from train.splits import SplitPlan, plan_splits, resolve_train_split
+from train.splits import FINE_TUNE_MIN_PER_CLASS, MIN_PER_CLASS, SplitPlan, plan_splits, resolve_train_split
 
 # Settings that may differ between a run and its resumption without changing what it computes.
 INCIDENTAL_SETTINGS = {"resume", "workers", "device"}
@@ -263,7 +263,8 @@ class RunPlan:
 def plan_run(cfg: TrainConfig, data: dict[str, Any]) -> RunPlan:
     layout = _resolve_layout(cfg, data)
     backbone = _backbone(cfg, layout)
-    splits = plan_splits(data, cfg.train_split, cfg.val_split, cfg.test_split, cfg.val_fraction, cfg.seed)
+    splits = plan_splits(data, cfg.train_split, cfg.val_split, cfg.test_split, cfg.val_fraction, cfg.seed,
+                         FINE_TUNE_MIN_PER_CLASS if backbone is not None else MIN_PER_CLASS)
     norm, window_note = _settings(cfg, backbone, splits.train, _fps(data))
     schedule, schedule_note = autoconfig.make_schedule(len(splits.train), cfg.batch_size, cfg.steps, cfg.epochs,
                                                        backbone is not None, cfg.warmup, cfg.decay_at)
@@ -385,12 +386,11 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
     write ``final.pt`` and the summary (``summary`` holds the run's choices already). The test samples are read
     here and nowhere else."""
     summary = {"final": history[-1] if history else {}, **summary}
-    extra = dict(extra)
+    extra = dict(extra, min_confidence=default_min_confidence(len(labels)))
     val_predicted = None
     if val_set is not None:
         logits, targets = predict(model, val_set, device)
         extra["temperature"] = temperature = fit_temperature(logits, targets)
-        extra["min_confidence"] = default_min_confidence(len(labels))
         val_predicted = logits.argmax(1).tolist()
         summary["calibration"] = {"temperature": temperature,
                                   "val_ece_before": expected_calibration_error(logits, targets, 1.0),
@@ -402,7 +402,7 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
         summary["test"] = {"samples": len(test_set.annotations), "top1": topk_accuracy(logits, targets, 1),
                            "top5": topk_accuracy(logits, targets, 5),
                            "uncertain_at_default": threshold_effect(logits, targets, extra.get("temperature", 1.0),
-                                                                    extra.get("min_confidence", 0.5))}
+                                                                    extra["min_confidence"])}
     evaluated = {"val": val_set.annotations if val_set else [], "test": test_set.annotations if test_set else []}
     summary["baselines"] = baseline_accuracies(train_set.annotations, evaluated, train_set.layout, train_set.norm)
     summary["diagnostics"] = diagnose(history, val_predicted, labels)
@@ -448,10 +448,10 @@ def choose_mirror(cfg: TrainConfig, data: dict[str, Any]) -> tuple[float, dict[s
     without mirroring, scored on the validation split carved from the training split. Mirroring stays unless it
     costs more than ``MIRROR_TOLERANCE``: when no class names a side it rarely hurts, and it covers a camera's
     mirror image; when classes do (swipe left / swipe right) it confuses them, which the check sees."""
-    plan = plan_splits(data, cfg.train_split, cfg.val_split, cfg.test_split, cfg.val_fraction, cfg.seed)
-    if not plan.val:
+    plan = plan_run(cfg, data)
+    if not plan.splits.val:
         return 0.5, {"mirror": 0.5, "how": "no validation split to check on: mirroring kept"}
-    steps = max(MIRROR_CHECK_MIN_STEPS, round(MIRROR_CHECK_SHARE * plan_run(cfg, data).schedule.steps))
+    steps = max(MIRROR_CHECK_MIN_STEPS, round(MIRROR_CHECK_SHARE * plan.schedule.steps))
     folder = Path(cfg.out) / "mirror-check"
     scores = {}
     for mirror in (0.5, 0.0):

@@ -11,7 +11,8 @@ the test samples.
 - val: the named split, or carved from the training split: ``val_fraction`` of it, stratified by class. Whole
   subjects are held out instead when the training split names at least ``MIN_SUBJECTS`` subjects (fewer would
   make one held-out subject a large share of the data). A class with fewer than ``MIN_PER_CLASS`` samples keeps
-  them all for training; when no class can spare one there is no validation split, and the notes say so.
+  them all for training (``FINE_TUNE_MIN_PER_CLASS`` when fine-tuning on a user's few samples, where every one
+  counts); when no class can spare one there is no validation split, and the notes say so.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from train.data.format import DatasetError, split_annotations
 TRAIN_NAMES = ("train", "xsub_train", "xview_train", "xset_train")
 MIN_SUBJECTS = 8  # hold out whole subjects only when a tenth of them is at least one subject
 MIN_PER_CLASS = 3  # a class needs this many training samples to give one to validation
+FINE_TUNE_MIN_PER_CLASS = 10  # fine-tuning on a few of the user's own samples: keep them all below this
 
 
 @dataclass
@@ -61,8 +63,8 @@ def resolve_test_split(data: dict[str, Any], train: str, name: str | None) -> st
     return None
 
 
-def carve_validation(annotations: list[dict[str, Any]], fraction: float, seed: int
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+def carve_validation(annotations: list[dict[str, Any]], fraction: float, seed: int,
+                     min_per_class: int = MIN_PER_CLASS) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
     """(train, val, how): about ``fraction`` of the annotations held out, by subject or stratified by class."""
     rng = np.random.default_rng(seed)
     subjects = sorted({a["subject"] for a in annotations if "subject" in a}) if all(
@@ -79,7 +81,7 @@ def carve_validation(annotations: list[dict[str, Any]], fraction: float, seed: i
         chosen: set[int] = set()
         for label in sorted(by_class):
             members = sorted(by_class[label], key=lambda i: str(annotations[i]["frame_dir"]))
-            if len(members) >= MIN_PER_CLASS:
+            if len(members) >= min_per_class:
                 count = max(1, round(len(members) * fraction))
                 chosen.update(members[j] for j in rng.permutation(len(members))[:count])
         val = [annotations[i] for i in sorted(chosen)]
@@ -89,7 +91,7 @@ def carve_validation(annotations: list[dict[str, Any]], fraction: float, seed: i
 
 
 def plan_splits(data: dict[str, Any], train: str = "auto", val: str | None = None, test: str | None = "auto",
-                val_fraction: float = 0.1, seed: int = 0) -> SplitPlan:
+                val_fraction: float = 0.1, seed: int = 0, min_per_class: int = MIN_PER_CLASS) -> SplitPlan:
     train_name = resolve_train_split(data, train)
     test_name = resolve_test_split(data, train_name, test)
     train_set = split_annotations(data, train_name)
@@ -103,13 +105,13 @@ def plan_splits(data: dict[str, Any], train: str = "auto", val: str | None = Non
         val_source = val
         notes.append(f"validation split: {val} ({len(val_set)} samples), as asked")
     else:
-        train_set, val_set, how = carve_validation(train_set, val_fraction, seed)
+        train_set, val_set, how = carve_validation(train_set, val_fraction, seed, min_per_class)
         val_source = f"carved from {train_name}"
         if val_set:
             notes.append(f"validation: {len(val_set)} samples carved from {train_name} ({how})")
         else:
-            notes.append(f"no validation split: every class has fewer than {MIN_PER_CLASS} training samples, so "
-                         "none can be held out; the model is not calibrated and the automatic checks are skipped")
+            notes.append(f"no validation split: every class has fewer than {min_per_class} training samples, so "
+                         "none is held out; the model is not calibrated and the automatic checks are skipped")
     test_set = split_annotations(data, test_name) if test_name else None
     if test_name and not test_set:
         raise DatasetError(f"split '{test_name}' of the dataset holds no samples: choose another --test-split")
