@@ -25,8 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("train.data.convert", "convert NTU / Kinetics / UTD-MHAD data to the dataset format"),
     "extract": ("train.data.extract", "build a dataset from folders of labelled videos with the pose estimator"),
     "export": ("train.export", "export a checkpoint to ONNX or TorchScript"),
-    "ablate": ("train.ablate", "train the paper's ablation configs and write a table"),
-    "explain": ("train.explain", "draw the attention and temporal figures of a checkpoint"),
+    "ablate": ("train.analysis.ablate", "train the paper's ablation configs and write a table"),
+    "explain": ("train.analysis.explain", "draw the attention and temporal figures of a checkpoint"),
     "bench": ("benchmarks.cli", "measure model, pipeline or training speed"),
 }
 

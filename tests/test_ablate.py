@@ -13,7 +13,7 @@ from train_helpers import tiny_dataset
 import train.loop
 from main import main
 from stfnet.checkpoint import load_checkpoint
-from train.ablate import add_arguments, passthrough_argv, train_parser, variants
+from train.analysis.ablate import add_arguments, passthrough_argv, train_parser, variants
 from train.data.format import load_dataset
 
 TINY = ["--frames", "8", "--base-channels", "4", "--batch-size", "4", "--train-split", "train", "--test-split", "val",

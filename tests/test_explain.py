@@ -17,12 +17,12 @@ from stfnet.errors import UserError
 from stfnet.features import prepare
 from stfnet.layouts import get_layout
 from stfnet.model import STFNet, STFNetConfig, stgcn_config
-from train.contributions import knocked_out, knockout_accuracy, module_contributions
+from train.analysis.contributions import knocked_out, knockout_accuracy, module_contributions
+from train.analysis.explain import explain_video, explain_window, figures, sample_input
+from train.analysis.explain_figures import contributions_figure, mcf_figure, part_labels
+from train.analysis.per_class import comparison_figure
 from train.data.format import load_dataset, split_annotations
-from train.explain import explain_video, explain_window, figures, sample_input
-from train.explain_figures import contributions_figure, mcf_figure, part_labels
 from train.loop import fit
-from train.per_class import comparison_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

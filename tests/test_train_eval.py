@@ -12,9 +12,9 @@ from train_helpers import CLASSES, tiny_dataset, tiny_train_config
 
 from main import main
 from stfnet.checkpoint import load_checkpoint, save_checkpoint
+from train.analysis.scores import Scores, load_scores, save_scores
 from train.data.format import load_dataset, save_dataset
 from train.loop import fit
-from train.scores import Scores, load_scores, save_scores
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import torch
 from stfnet.atomic import write_text
 from stfnet.errors import UserError
 from stfnet.features import fuse_scores
+from train.analysis.scores import Scores, load_scores
 from train.loop import topk_accuracy
-from train.scores import Scores, load_scores
 
 
 def check_aligned(files: list[str], runs: list[Scores]) -> None:

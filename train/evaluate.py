@@ -20,11 +20,11 @@ from stfnet.atomic import write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.errors import UserError
 from stfnet.shipped import resolve_model
+from train.analysis.plots import plot_confusion
+from train.analysis.scores import Scores, save_scores
 from train.data.dataset import SkeletonDataset
 from train.data.format import load_dataset, split_annotations
 from train.loop import predict, topk_accuracy
-from train.plots import plot_confusion
-from train.scores import Scores, save_scores
 
 
 def check_fits(ckpt: Checkpoint, data: dict[str, Any], annotations: list[dict[str, Any]], source: str) -> None:

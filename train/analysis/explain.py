@@ -5,7 +5,7 @@
     python main.py explain --checkpoint CKPT --data FILE --split NAME --out DIR
     python main.py explain --compare CKPT_A CKPT_B --data FILE --split NAME --out DIR [--names A B]
 
-For one input window (figures from ``train.explain_figures``):
+For one input window (figures from ``train.analysis.explain_figures``):
 
 - ``mcf_layer<L>.png``: the MCF similarity matrices of res-layer L (default: the last layer with MCF), one panel
   per grain, joints against joints or parts (Fig. 5);
@@ -26,10 +26,10 @@ from the first full window on. Each window gets its own folder ``window_<k>_<end
 
 ``--split`` (with ``--checkpoint`` and no ``--sample``) measures how much each focus module changes the features
 over a whole split (graph mask change, MCF branch size, TDF spread over time) and the top-1 with each module
-knocked out (see ``train.contributions``), and writes ``contributions.png`` and ``contributions.json``.
+knocked out (see ``train.analysis.contributions``), and writes ``contributions.png`` and ``contributions.json``.
 
 ``--compare`` evaluates two checkpoints on one split and writes ``per_class_accuracy.png`` (paired bars per class,
-Fig. 4) and ``per_class_accuracy.json``; see ``train.per_class``.
+Fig. 4) and ``per_class_accuracy.json``; see ``train.analysis.per_class``.
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ from stfnet.errors import UserError
 from stfnet.features import clip_windows, prepare
 from stfnet.layouts import Layout
 from stfnet.model import STFNet
-from train.contributions import contributions_table, split_contributions
+from train.analysis.contributions import contributions_table, split_contributions
+from train.analysis.explain_figures import feature_figure, mcf_figure, save_png, tdf_figure
+from train.analysis.per_class import compare
 from train.data.dataset import clip_fps
 from train.data.format import load_dataset
 from train.evaluate import check_fits
-from train.explain_figures import feature_figure, mcf_figure, save_png, tdf_figure
-from train.per_class import compare
 
 
 @dataclass
@@ -180,7 +180,7 @@ def explain_video(checkpoint: str | Path, video: str | Path, out: str | Path, ev
                   layer: int | None = None, pose_model: str | Path | None = None, estimator: Any = None
                   ) -> dict[str, Any]:
     """Pose over the whole video, then the chosen windows; ``estimator`` replaces the live one (tests)."""
-    from train.explain_video import video_windows  # pose and video decoding only for this path
+    from train.analysis.explain_video import video_windows  # pose and video decoding only for this path
 
     ckpt = load_checkpoint(checkpoint)
     cfg = ckpt.model_config

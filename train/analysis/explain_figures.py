@@ -131,7 +131,7 @@ def per_class_figure(classes: Sequence[str], accuracy_a: Sequence[float | None],
     return fig
 
 
-CONTRIBUTION_PANELS = {  # key of train.contributions -> panel title and y label
+CONTRIBUTION_PANELS = {  # key of train.analysis.contributions -> panel title and y label
     "mask_change": ("graph mask", "||Ga - G|| / ||G||"),
     "mcf_branch": ("MCF", "||MCF(x) - x|| / ||x||"),
     "tdf_spread": ("TDF", "std over time / mean of the weights"),
@@ -139,7 +139,7 @@ CONTRIBUTION_PANELS = {  # key of train.contributions -> panel title and y label
 
 
 def contributions_figure(found: dict[str, dict[int, float]], title: str = "") -> Figure:
-    """One bar per res-layer and module: how much the module changes the features (``train.contributions``).
+    """One bar per res-layer and module: how much the module changes the features (``train.analysis.contributions``).
     A module the model lacks gets an empty panel that says so."""
     fig = _figure(10.0, 3.2)
     axes = fig.subplots(1, len(CONTRIBUTION_PANELS))

@@ -18,8 +18,8 @@ from stfnet.atomic import write_text
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
 from stfnet.model import STFNetConfig
+from train.analysis.explain_figures import per_class_figure, save_png
 from train.evaluate import compute_metrics, evaluate_checkpoint
-from train.explain_figures import per_class_figure, save_png
 
 
 def variant_name(cfg: STFNetConfig) -> str:

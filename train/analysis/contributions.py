@@ -28,11 +28,11 @@ from torch import Tensor, nn
 
 from stfnet.checkpoint import load_checkpoint
 from stfnet.model import STFNet
+from train.analysis.explain_figures import contributions_figure
+from train.analysis.per_class import variant_name
 from train.data.dataset import SkeletonDataset
 from train.evaluate import split_dataset
-from train.explain_figures import contributions_figure
 from train.loop import predict, topk_accuracy
-from train.per_class import variant_name
 
 
 def _relative_norm(change: Tensor, reference: Tensor) -> Tensor:

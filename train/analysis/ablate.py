@@ -22,7 +22,7 @@ own `main.py train` command, so the command written beside it in the report is t
 Resuming: run the same command again. A run whose ``last.pt`` is at the final epoch is skipped, an interrupted
 one resumes from its ``last.pt``; a folder holding a run with other settings stops the ablation with an error
 instead of being mixed into the table. The report (``DIR/ablation.md`` and ``DIR/ablation.json``, see
-``train.ablation_report``) is rewritten after every run, so a long ablation can be read while it goes on.
+``train.analysis.ablation_report``) is rewritten after every run, so a long ablation can be read while it goes on.
 Parameters and CPU latency are measured first, before training keeps the machine busy.
 """
 
@@ -45,7 +45,7 @@ from stfnet.errors import UserError
 from stfnet.layouts import Layout
 from stfnet.model import STFNet
 from train import loop
-from train.ablation_report import Cost, Row, RunResult, write_report
+from train.analysis.ablation_report import Cost, Row, RunResult, write_report
 from train.data.format import class_names, load_dataset
 
 # Options of `main.py train` that ablate sets itself, per config or per run, or writes explicitly.
