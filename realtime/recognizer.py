@@ -99,6 +99,12 @@ class Prediction:
     person_id: int | None = None  # main person's track id
     people: tuple[PersonPrediction, ...] = ()  # everyone tracked, main person first
     label: str | None = None  # the main person's shown label: stable, None unless "ok" (may differ from top_k[0])
+    evidence: np.ndarray | None = None  # (T', V) what each frame and joint adds to the window's best class's logit
+
+    @property
+    def joint_evidence(self) -> np.ndarray | None:
+        """(V,) each joint's share of the best class's logit, over the window."""
+        return None if self.evidence is None else self.evidence.sum(axis=0)
 
 
 def without_maps(prediction: Prediction) -> Prediction:
@@ -215,11 +221,13 @@ class Recognizer:
 
     @torch.inference_mode()
     def forward(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
-        """Calibrated probabilities ``(N, classes)`` and the focus maps for input ``(N, C, T, V, M)``."""
+        """Calibrated probabilities ``(N, classes)``, the focus maps, and the class evidence ``(T', V)`` of the
+        first sample's best class, for input ``(N, C, T, V, M)``."""
         x = torch.from_numpy(batch).to(self.device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             logits, maps = self.model.forward_with_maps(x)
-        return (logits.float() / self.temperature).softmax(dim=-1).cpu().numpy(), maps
+        evidence = self.model.class_evidence(maps.features[:1].float(), logits[:1].argmax(dim=1))[0]
+        return (logits.float() / self.temperature).softmax(dim=-1).cpu().numpy(), maps, evidence.cpu().numpy()
 
     def predict(self, request: Request) -> Prediction:
         self.smoother.retain({p.person_id for p in request.people})
@@ -228,7 +236,7 @@ class Recognizer:
             return self._empty(request)
         started = time.perf_counter()
         batch = np.stack([self.model_input(s.keypoints, s.scores) for s in request.samples])  # (N, C, T, V, M)
-        probabilities, maps = self.forward(batch)
+        probabilities, maps, evidence = self.forward(batch)
         latency_ms = (time.perf_counter() - started) * 1000
         by_person: dict[int, np.ndarray] = {}
         for sample, probs in zip(request.samples, probabilities, strict=True):
@@ -263,6 +271,7 @@ class Recognizer:
             person_id=main.person_id,
             people=people,
             label=main.label,
+            evidence=_frozen(evidence),
         )
 
     def _person(self, person: TrackedPerson, probabilities: np.ndarray | None, timestamp: float) -> PersonPrediction:

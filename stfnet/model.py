@@ -58,6 +58,7 @@ class FocusMaps:
     mcf: dict[int, list[Tensor]]  # per layer, one softmax map (N*M, V, V_i) per grain
     mcf_grain_weights: dict[int, Tensor]  # per layer, the learned weights of the grains
     tdf: dict[int, Tensor]  # per layer, temporal weights (N*M, C, T) in (0, 1)
+    features: Tensor | None = None  # the last feature map (N, M, C', T', V): class evidence comes from it
 
 
 class SCN(nn.Module):
@@ -236,7 +237,16 @@ class STFNet(nn.Module):
 
     def forward_with_maps(self, x: Tensor) -> tuple[Tensor, FocusMaps]:
         features, maps = self._run(x)
+        maps.features = features
         return self.forward_head(features), maps
+
+    def class_evidence(self, features: Tensor, classes: Tensor) -> Tensor:
+        """How much each frame and joint adds to each sample's logit of ``classes``: ``(N, T', V)`` for features
+        ``(N, M, C', T', V)``. The head is linear on the mean feature, so the logit is the sum of these plus the
+        bias (class activation maps, the paper's Fig. 6); persons are averaged like the head averages them."""
+        weights = self.head.weight[classes]  # (N, C')
+        per_place = torch.einsum("nc,nmctv->ntv", weights, features) / features.shape[1]  # (N, T', V)
+        return per_place / (features.shape[3] * features.shape[4])
 
 
 def stgcn_config(**overrides: object) -> STFNetConfig:

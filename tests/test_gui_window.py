@@ -85,10 +85,13 @@ def test_labels_heatmaps_and_curve_show_the_models_outputs(qtbot, checkpoint, vi
     layer = window.temporal.selector.current_layer()
     assert layer == max(shown.tdf_weights)
     x, y = window.temporal.curve_data()
-    np.testing.assert_allclose(y, shown.tdf_weights[layer].mean(axis=0), rtol=1e-6)
+    profile = shown.tdf_weights[layer].mean(axis=0)
+    np.testing.assert_allclose(y, profile / profile.mean() - 1, atol=1e-6)  # relative to the mean
     assert x.size == shown.tdf_weights[layer].shape[1] and x[-1] <= 0 and np.all(np.diff(x) > 0)
     # Joints on the video: coloured by the prediction's joint attention.
-    np.testing.assert_allclose(window.video.attention(), present.relative_attention(shown))
+    np.testing.assert_allclose(window.video.attention(), present.joint_colouring(shown, "evidence"))
+    window.action_colour_attention.setChecked(True)
+    np.testing.assert_allclose(window.video.attention(), present.joint_colouring(shown, "attention"))
     assert window._latency_label.text().startswith("inference") and "cpu" in window._device_label.text()
 
 
@@ -105,7 +108,8 @@ def test_block_and_layer_selectors_change_what_is_shown(qtbot, checkpoint, video
     assert not np.array_equal(shown.mcf_maps[4][0], shown.mcf_maps[9][0])
     for layer in (1, 5, 9):
         window.temporal.selector.select_layer(layer)
-        np.testing.assert_allclose(window.temporal.curve_data()[1], shown.tdf_weights[layer].mean(axis=0), rtol=1e-6)
+        profile = shown.tdf_weights[layer].mean(axis=0)
+        np.testing.assert_allclose(window.temporal.curve_data()[1], profile / profile.mean() - 1, atol=1e-6)
     assert window.temporal.curve_data()[1].size == shown.tdf_weights[9].shape[1] < shown.tdf_weights[1].shape[1]
 
 

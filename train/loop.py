@@ -53,6 +53,7 @@ from stfnet.features import STREAMS, NormalizeConfig
 from stfnet.layouts import Layout, get_layout
 from stfnet.model import STFNet, STFNetConfig
 from train import autoconfig
+from train.analysis.views import measure_views
 from train.baselines import baseline_accuracies
 from train.calibration import default_min_confidence, expected_calibration_error, fit_temperature, threshold_effect
 from train.data.augment import AugmentConfig
@@ -392,6 +393,7 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
         logits, targets = predict(model, val_set, device)
         extra["temperature"] = temperature = fit_temperature(logits, targets)
         val_predicted = logits.argmax(1).tolist()
+        extra["views"] = measure_views(model, val_set)  # which attention views the GUI opens on
         summary["calibration"] = {"temperature": temperature,
                                   "val_ece_before": expected_calibration_error(logits, targets, 1.0),
                                   "val_ece_after": expected_calibration_error(logits, targets, temperature)}

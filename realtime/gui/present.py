@@ -14,6 +14,7 @@ import numpy as np
 from realtime.captions import label_text, state_text
 from realtime.recognizer import Prediction
 from stfnet.layouts import Layout
+from stfnet.views import relative_profile, stretch
 
 
 def joint_ticks(layout: Layout) -> list[str]:
@@ -39,9 +40,27 @@ def grain_title(layout: Layout, grain: int, weight: float | None) -> str:
     return f"{kind}{suffix}"
 
 
-def block_maps(prediction: Prediction, block: int) -> list[np.ndarray]:
-    """The (V, V_i) joint-to-part attention of each grain in res-layer ``block``; [] when it has none."""
-    return list(prediction.mcf_maps.get(block, []))
+def block_maps(prediction: Prediction, block: int, means: dict[str, list] | None = None) -> list[np.ndarray]:
+    """The (V, V_i) joint-to-part attention of each grain in res-layer ``block`` ([] when it has none); with
+    ``means`` (the checkpoint's views), each map minus its mean over a dataset split: what is special here."""
+    maps = list(prediction.mcf_maps.get(block, []))
+    if means is None:
+        return maps
+    return [m - np.asarray(means[f"mcf/{block}/{g}"]) if f"mcf/{block}/{g}" in means else m
+            for g, m in enumerate(maps)]
+
+
+def map_levels(views: dict, block: int, grain: int, difference: bool) -> tuple[float, float] | None:
+    """The fixed colour range of a map view over the checkpoint's measured split (None: none measured)."""
+    ranges = views.get("difference_ranges" if difference else "ranges", {})
+    found = ranges.get(f"mcf/{block}/{grain}")
+    if found is None:
+        return None
+    low, high = found
+    if difference:  # centred, so that "as usual" is the middle colour
+        high = max(abs(low), abs(high))
+        low = -high
+    return float(low), float(high)
 
 
 def grain_weights(prediction: Prediction, block: int) -> list[float | None]:
@@ -51,11 +70,12 @@ def grain_weights(prediction: Prediction, block: int) -> list[float | None]:
 
 
 def temporal_curve(prediction: Prediction, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """TDF weights of ``layer`` averaged over channels, one per (strided) frame, at seconds before the newest frame.
+    """TDF weights of ``layer`` per (strided) frame relative to their mean over the window (0: an average frame,
+    +0.1: weighted a tenth more), at seconds before the newest frame.
 
     Later layers have fewer frames (temporal stride 2); each covers an equal share of the window.
     """
-    y = np.asarray(prediction.tdf_weights[layer], dtype=np.float64).mean(axis=0)  # (C, T') -> (T',)
+    y = relative_profile(prediction.tdf_weights[layer])  # (C, T') -> (T',)
     start, end = prediction.window_span
     count = y.size
     if end > start:
@@ -65,22 +85,23 @@ def temporal_curve(prediction: Prediction, layer: int) -> tuple[np.ndarray, np.n
     return x, y
 
 
-def relative_attention(prediction: Prediction | None) -> np.ndarray | None:
-    """Joint attention stretched to [0, 1] between the least- and most-attended joint in view; None when none.
+JOINT_SOURCES = {"evidence": "class evidence", "attention": "MCF attention"}
 
-    Attention is spread thin (often within a few percent of 1/V) and joints out of view get the least, so the
-    stretch is taken over the joints in view: their colours then show how the model ranks them.
+
+def joint_colouring(prediction: Prediction | None, source: str = "evidence") -> np.ndarray | None:
+    """Per-joint values in [0, 1] for colouring the joints on the video, stretched between the lowest and
+    highest joint in view (joints out of view would otherwise take up the scale); None when there is nothing.
+
+    ``evidence``: what each joint adds to the window's best class (it varies with the action); ``attention``:
+    how much attention each joint receives in the last MCF block (spread thin, often within a few percent).
     """
-    if prediction is None or prediction.state != "ok":
+    if prediction is None or prediction.state not in ("ok", "uncertain"):
         return None
-    attention = np.asarray(prediction.joint_attention, dtype=np.float64)
-    seen = prediction.scores > 0 if prediction.scores is not None else np.ones(attention.shape, bool)
-    if not seen.any():
-        seen = np.ones(attention.shape, bool)
-    low, high = attention[seen].min(), attention[seen].max()
-    if high <= 0:
+    values = prediction.joint_evidence if source == "evidence" else prediction.joint_attention
+    if values is None:
         return None
-    return np.clip((attention - low) / (high - low), 0.0, 1.0) if high > low else np.ones_like(attention)
+    seen = prediction.scores > 0 if prediction.scores is not None else None
+    return stretch(values, seen)
 
 
 def headline(prediction: Prediction | None) -> str:

@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         self._latency_ms: float | None = None
         self._shut_down = False
         self._initial_threshold: float | None = None
+        self._preferred: dict[str, int] = {}  # the model's measured views: MCF block and TDF layer to open on
         self._ui_timer = QTimer(self)  # status bar refresh and the stall watchdog
         self._ui_timer.setInterval(500)
         self._build_layout()
@@ -205,6 +206,9 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.action_mirror)
         self.action_show_video = QAction("Show &video (off: skeleton only)", self, checkable=True, checked=True)
         view_menu.addAction(self.action_show_video)
+        self.action_colour_attention = QAction("Colour joints by MCF &attention (off: by class evidence)", self,
+                                               checkable=True)
+        view_menu.addAction(self.action_colour_attention)
         view_menu.addSeparator()
         for dock in self.docks.values():  # show or hide each panel
             view_menu.addAction(dock.toggleViewAction())
@@ -290,6 +294,8 @@ class MainWindow(QMainWindow):
         self.action_screenshot.triggered.connect(self._choose_screenshot)
         self.action_quit.triggered.connect(self.close)
         self.maps.selector.layer_changed.connect(self._show_maps)
+        self.maps.difference.toggled.connect(self._show_maps)
+        self.action_colour_attention.toggled.connect(self._show_prediction)
         self.temporal.selector.layer_changed.connect(self._show_curve)
         self._ui_timer.timeout.connect(self._on_ui_timer)
 
@@ -460,6 +466,7 @@ class MainWindow(QMainWindow):
         self._model = info
         self.model_controls.set_current(info.title, str(info.path), info.min_confidence)
         self.teach.refresh()
+        self._open_on_measured_views(info.views)
         if self._initial_threshold is not None:  # the command line's threshold, for the first model
             self.model_controls.threshold.setValue(self._initial_threshold)  # emits: the worker applies it
             self._initial_threshold = None
@@ -469,6 +476,20 @@ class MainWindow(QMainWindow):
         self._show_prediction()
         self._update_title()
         self._refresh_status()
+
+    def _open_on_measured_views(self, views: dict) -> None:
+        """Start on the views measured to tell this model's classes apart (the selectors stay the user's)."""
+        self.maps.difference.setEnabled(bool(views.get("means")))
+        self._preferred = {family: int(views[family]["view"].split("/")[1])
+                           for family in ("mcf", "tdf") if family in views}
+        joints = views.get("joints", {}).get("view", "joints/evidence").split("/")[1]
+        self.action_colour_attention.setChecked(joints == "attention")
+        for family, selector in (("mcf", self.maps.selector), ("tdf", self.temporal.selector)):
+            if family in self._preferred:  # a later model: the layers are offered already
+                selector.select_layer(self._preferred[family])
+
+    def _joint_source(self) -> str:
+        return "attention" if self.action_colour_attention.isChecked() else "evidence"
 
     def _on_pose_ready(self, name: str) -> None:
         self._pose_name = name
@@ -522,14 +543,18 @@ class MainWindow(QMainWindow):
         self.history_strip.set_segments([(s.start, s.end, s.text, style.label_colour(s.label_index))
                                          for s in self._history.segments()], self._history.span)
         person = prediction.person_id if prediction is not None else None
-        self.video.set_attention(present.relative_attention(prediction), person, present.headline(prediction))
+        source = self._joint_source()
+        self.video.set_attention(present.joint_colouring(prediction, source), person, present.headline(prediction),
+                                 present.JOINT_SOURCES[source])
         by_person = {p.person_id: p for p in prediction.people} if prediction is not None else {}
         self.video.set_captions({pid: (text, style.label_colour(labels.index(by_person[pid].label)
                                                                 if by_person[pid].label in labels else None))
                                  for pid, text in people_captions(prediction).items()})
-        if prediction is not None and prediction.state == "ok":
-            self.maps.selector.set_layers(sorted(prediction.mcf_maps))
-            self.temporal.selector.set_layers(sorted(prediction.tdf_weights))
+        if prediction is not None and prediction.state in ("ok", "uncertain"):
+            for family, selector, layers in (("mcf", self.maps.selector, prediction.mcf_maps),
+                                             ("tdf", self.temporal.selector, prediction.tdf_weights)):
+                if selector.set_layers(sorted(layers)) and self._preferred.get(family) in layers:
+                    selector.select_layer(self._preferred[family])  # a new model: open on its measured view
         self._show_maps()
         self._show_curve()
 
@@ -538,9 +563,11 @@ class MainWindow(QMainWindow):
         if prediction is None or self._model is None or block is None or block not in prediction.mcf_maps:
             self.maps.clear_maps(present.headline(prediction) or "waiting for a prediction")
             return
-        layout = self._model.layout
+        layout, views = self._model.layout, self._model.views
+        difference = self.maps.difference.isChecked() and bool(views.get("means"))
         titles = [present.grain_title(layout, g, w) for g, w in enumerate(present.grain_weights(prediction, block))]
-        self.maps.set_maps(present.block_maps(prediction, block), titles)
+        maps = present.block_maps(prediction, block, views["means"] if difference else None)
+        self.maps.set_maps(maps, titles, [present.map_levels(views, block, g, difference) for g in range(len(maps))])
 
     def _show_curve(self) -> None:
         prediction, layer = self._prediction, self.temporal.selector.current_layer()
@@ -549,7 +576,8 @@ class MainWindow(QMainWindow):
             return
         x, y = present.temporal_curve(prediction, layer)
         channels = prediction.tdf_weights[layer].shape[0]
-        self.temporal.set_curve(x, y, f"layer {layer} · {channels} channels · {y.size} frames")
+        span = self._model.views.get("ranges", {}).get(f"tdf/{layer}") if self._model is not None else None
+        self.temporal.set_curve(x, y, f"layer {layer} · {channels} channels · {y.size} frames", span)
 
     def _refresh_status(self) -> None:
         now = time.monotonic()

@@ -89,6 +89,7 @@ class ModelInfo:
     device: str
     window_seconds: float
     every_ms: float
+    views: dict  # the attention views measured for it (train.analysis.views); {} when none were
 
 
 def no_camera_message(index: int) -> str:
@@ -236,7 +237,8 @@ class PipelineWorker(QObject):
         title = model_title(target)
         self.model_loaded.emit(ModelInfo(self._model_serial, target, title, recognizer.min_confidence,
                                          recognizer.labels, recognizer.layout, str(recognizer.device),
-                                         recognizer.window_seconds, self.config.every_ms))
+                                         recognizer.window_seconds, self.config.every_ms,
+                                         recognizer.checkpoint.extra.get("views") or {}))
         self.status.emit(f"Model {title} loaded")
 
     @pyqtSlot(float)

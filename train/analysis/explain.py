@@ -3,6 +3,7 @@
     python main.py explain --checkpoint CKPT --data FILE --sample NAME --out DIR [--layer L]
     python main.py explain --checkpoint CKPT --video FILE --out DIR [--every SECONDS] [--layer L]
     python main.py explain --checkpoint CKPT --data FILE --split NAME --out DIR
+    python main.py explain --checkpoint CKPT --data FILE --split NAME --views [--store] --out DIR
     python main.py explain --compare CKPT_A CKPT_B --data FILE --split NAME --out DIR [--names A B]
 
 For one input window (figures from ``train.analysis.explain_figures``):
@@ -28,6 +29,10 @@ from the first full window on. Each window gets its own folder ``window_<k>_<end
 over a whole split (graph mask change, MCF branch size, TDF spread over time) and the top-1 with each module
 knocked out (see ``train.analysis.contributions``), and writes ``contributions.png`` and ``contributions.json``.
 
+``--views`` measures over the split which attention views vary with the input and tell classes apart
+(``train.analysis.views``), writes ``views.json``, and with ``--store`` records them in the checkpoint (written
+atomically), so the GUI opens on them. Training does this on its validation split by itself.
+
 ``--compare`` evaluates two checkpoints on one split and writes ``per_class_accuracy.png`` (paired bars per class,
 Fig. 4) and ``per_class_accuracy.json``; see ``train.analysis.per_class``.
 """
@@ -47,7 +52,7 @@ import torch
 from matplotlib.figure import Figure
 
 from stfnet.atomic import atomic_open, write_text
-from stfnet.checkpoint import Checkpoint, load_checkpoint
+from stfnet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from stfnet.errors import UserError
 from stfnet.features import clip_windows, prepare
 from stfnet.layouts import Layout
@@ -55,9 +60,10 @@ from stfnet.model import STFNet
 from train.analysis.contributions import contributions_table, split_contributions
 from train.analysis.explain_figures import feature_figure, mcf_figure, save_png, tdf_figure
 from train.analysis.per_class import compare
+from train.analysis.views import measure_views
 from train.data.dataset import clip_fps
 from train.data.format import load_dataset
-from train.evaluate import check_fits
+from train.evaluate import check_fits, split_dataset
 
 
 @dataclass
@@ -222,6 +228,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-model", help="video: MediaPipe Tasks .task pose model (default: the bundled one)")
     parser.add_argument("--names", nargs=2, metavar=("A", "B"), help="--compare: legend names of the two models")
     parser.add_argument("--device", default="auto", help="--compare: auto, cpu, cuda, ...")
+    parser.add_argument("--views", action="store_true",
+                        help="with --split: measure which attention views tell classes apart (views.json)")
+    parser.add_argument("--store", action="store_true", help="with --views: record them in the checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,6 +251,16 @@ def run(args: argparse.Namespace) -> int:
     if args.video:
         summary = explain_video(args.checkpoint, args.video, args.out, args.every, args.layer, args.pose_model)
         print(f"{len(summary['windows'])} window(s) explained -> {args.out}")
+        return 0
+    if args.views or args.store:
+        if not (args.data and args.split) or not args.views:
+            raise UserError("--views takes --checkpoint CKPT --data FILE --split NAME (and --store to record them)")
+        ckpt = load_checkpoint(args.checkpoint)
+        ckpt.extra["views"] = views = measure_views(ckpt.build_model("cpu"), split_dataset(ckpt, args.data, args.split))
+        write_text(Path(args.out) / "views.json", json.dumps(views, indent=1))
+        if args.store:
+            save_checkpoint(ckpt, args.checkpoint)
+        print(json.dumps({family: views.get(family) for family in ("mcf", "tdf", "joints")}))
         return 0
     if args.data and args.split:
         summary, figure = split_contributions(args.checkpoint, args.data, args.split)

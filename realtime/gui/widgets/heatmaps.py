@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from realtime.gui.widgets import style
 from realtime.gui.widgets.layer_selector import LayerSelector, titled_row
@@ -25,6 +25,11 @@ class AttentionMaps(QWidget):
         self._legend.setStyleSheet(f"color: {style.MUTED_TEXT};")
         header = titled_row("<b>MCF attention</b> · each row: how one joint attends to the joints, then to the "
                             "parts (blue = least, red = most)", "block", self.selector)
+        self.difference = QCheckBox("difference from usual")
+        self.difference.setToolTip("each map minus its mean over a dataset split: what is special in this window "
+                                   "(blue: less attention than usual, red: more)")
+        self.difference.setEnabled(False)
+        header.insertWidget(1, self.difference)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
@@ -72,13 +77,16 @@ class AttentionMaps(QWidget):
         self._legend.setText("parts:  " + "  ·  ".join(f"P{i} {name}" for names in self._columns[1:]
                                                        for i, name in enumerate(names)))
 
-    def set_maps(self, maps: Sequence[np.ndarray], titles: Sequence[str]) -> None:
-        """One (V, V_i) map per grain, coloured from its own minimum (blue) to its maximum (red)."""
+    def set_maps(self, maps: Sequence[np.ndarray], titles: Sequence[str],
+                 levels: Sequence[tuple[float, float] | None] = ()) -> None:
+        """One (V, V_i) map per grain, coloured over its fixed ``levels`` (blue to red) when given, so a flat map
+        looks flat; else from its own minimum to its maximum."""
         self._images = [np.asarray(m) for m in maps]
         for grain, (plot, image) in enumerate(self._plots):
             if grain < len(self._images):
                 values = self._images[grain]
-                low, high = float(values.min()), float(values.max())
+                fixed = levels[grain] if grain < len(levels) else None
+                low, high = fixed or (float(values.min()), float(values.max()))
                 image.setImage(values, levels=(low, max(high, low + 1e-6)))
                 # Cell (row, column) centred on (column, row): set after the image, which the scale depends on.
                 image.setRect(-0.5, -0.5, values.shape[1], values.shape[0])

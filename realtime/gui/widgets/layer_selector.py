@@ -16,11 +16,12 @@ class LayerSelector(QComboBox):
         self.setToolTip(tooltip)
         self.currentIndexChanged.connect(self._on_index)  # combo index -> layer number
 
-    def set_layers(self, layers: Sequence[int]) -> None:
-        """Offer these res-layers; keep the current one when still offered, else choose the last (deepest)."""
+    def set_layers(self, layers: Sequence[int]) -> bool:
+        """Offer these res-layers; keep the current one when still offered, else choose the last (deepest).
+        True when the offer changed."""
         layers = list(layers)
         if layers == [int(self.itemData(i)) for i in range(self.count())]:
-            return
+            return False
         current = self.current_layer()
         self.blockSignals(True)  # refilling is not the user choosing
         self.clear()
@@ -29,6 +30,7 @@ class LayerSelector(QComboBox):
         if layers:
             self.setCurrentIndex(layers.index(current) if current in layers else len(layers) - 1)
         self.blockSignals(False)
+        return True
 
     def current_layer(self) -> int | None:
         data = self.currentData()

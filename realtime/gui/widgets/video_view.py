@@ -42,6 +42,7 @@ class VideoView(QWidget):
         self._attention_person: int | None = None
         self._headline = ""
         self._captions: dict[int, tuple[str, QColor]] = {}
+        self._colour_source = "class evidence"  # what the joint colours show, for the legend
         self._mirrored = False
         self._show_video = True
         self._overlay = QLabel(self)
@@ -62,9 +63,12 @@ class VideoView(QWidget):
         self._edges = tuple(edges)
         self.update()
 
-    def set_attention(self, attention: np.ndarray | None, person_id: int | None, headline: str) -> None:
-        """Per-joint attention in [0, 1] for person ``person_id`` (None: plain joints) and a headline to show."""
+    def set_attention(self, attention: np.ndarray | None, person_id: int | None, headline: str,
+                      source: str = "class evidence") -> None:
+        """Per-joint values in [0, 1] for person ``person_id`` (None: plain joints), what they are (``source``,
+        for the legend) and a headline to show."""
         self._attention = attention
+        self._colour_source = source
         self._attention_person = person_id
         self._headline = headline
         self.update()
@@ -239,7 +243,7 @@ class VideoView(QWidget):
         font.setPointSizeF(max(8.0, font.pointSizeF() * 0.9))
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        caption = "joint colour: MCF attention   least"
+        caption = f"joint colour: {self._colour_source}   least"
         bar_w, height = 70, metrics.height()
         width = metrics.horizontalAdvance(caption) + bar_w + metrics.horizontalAdvance("most") + 28
         box = QRectF(8, self.height() - height - 16, width, height + 8)
