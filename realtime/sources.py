@@ -2,7 +2,7 @@
 
 API::
 
-    with open_source("clip.mp4") as source:    # 0 / "0": camera; a folder: OpenPose JSON; .pkl: skeleton file
+    with open_source("clip.mp4") as source:    # 0 / "0": camera; a folder: OpenPose JSON; .pkl/.npz: skeletons
         for frame in source:                   # Frame(index, timestamp, image, people, captured_at)
             ...
 
@@ -21,7 +21,6 @@ Problems the user can fix (no camera, a missing, unreadable or truncated file) r
 from __future__ import annotations
 
 import json
-import pickle
 import re
 import threading
 import time
@@ -37,6 +36,11 @@ import numpy as np
 from realtime.pose import Person
 from stfnet.errors import SourceError
 from stfnet.features import default_scores
+
+# The dataset format belongs to train.data; replaying a skeleton file reads it through the same safe readers.
+from train.data import safe_pickle
+from train.data.format import load_dataset
+from train.data.validate import check_sample
 
 DEFAULT_FPS = 30.0  # assumed when a file does not say (keypoint files) or says nonsense
 OPENPOSE_LAYOUTS = {18: "openpose18", 25: "body25"}  # joints per person -> source layout
@@ -267,10 +271,10 @@ def read_openpose_json(path: Path) -> list[Person]:
 
 
 class SkeletonFileSource(_Closing):
-    """One sample of a dataset file in the pyskl annotation format, played as a stream at ``fps``.
+    """One sample of a dataset file (``.npz`` or a pyskl pickle), played as a stream at ``fps``.
 
-    The file is a pickle: load only files you trust. The layout is taken from the joint count (17 coco17,
-    18 openpose18, 20 kinect20, 25 ntu25) unless given.
+    Pickles are read by ``train.data.safe_pickle``, so a stranger's file cannot run code. The layout is taken
+    from the joint count (17 coco17, 18 openpose18, 20 kinect20, 25 ntu25) unless given.
     """
 
     live = False
@@ -280,10 +284,8 @@ class SkeletonFileSource(_Closing):
                  layout: str | None = None) -> None:
         self.path = Path(path)
         annotation = _choose_annotation(_load_annotations(self.path), sample, self.path)
+        check_sample(annotation, f"{self.path}, sample {annotation.get('frame_dir')!r}")
         keypoints = np.asarray(annotation["keypoint"], dtype=np.float32)  # (M, T, V, C)
-        if keypoints.ndim != 4:
-            raise SourceError(f"sample '{annotation.get('frame_dir')}' in {self.path} has keypoints of shape "
-                              f"{keypoints.shape}; expected (persons, frames, joints, coordinates)")
         scores = annotation.get("keypoint_score")
         self.scores = default_scores(keypoints) if scores is None else np.asarray(scores, dtype=np.float32)
         self.keypoints = keypoints
@@ -305,11 +307,12 @@ class SkeletonFileSource(_Closing):
 def _load_annotations(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise SourceError(f"skeleton file {path} does not exist")
+    if path.suffix.lower() == ".npz":
+        return load_dataset(path)["annotations"]
     try:
-        with path.open("rb") as f:
-            data = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
-        raise SourceError(f"skeleton file {path} is not a readable pickle ({type(exc).__name__})") from None
+        data = safe_pickle.load_file(path)
+    except safe_pickle.PickleError as exc:
+        raise SourceError(f"skeleton file {path} {exc}") from None
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     elif isinstance(data, dict):
@@ -335,12 +338,13 @@ def _choose_annotation(annotations: list[dict[str, Any]], sample: str | None, pa
 
 def open_source(spec: str | int | Path, pace: bool = False, sample: str | None = None,
                 fps: float | None = None) -> Source:
-    """A camera index (int or digits), a folder of OpenPose JSON, a ``.pkl`` skeleton file, or a video file."""
+    """A camera index (int or digits), a folder of OpenPose JSON, a ``.pkl`` or ``.npz`` skeleton file, or a
+    video file."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
     path = Path(spec)
     if path.is_dir():
         return OpenPoseFolderSource(path, fps or DEFAULT_FPS)
-    if path.suffix.lower() in (".pkl", ".pickle"):
+    if path.suffix.lower() in (".pkl", ".pickle", ".npz"):
         return SkeletonFileSource(path, sample, fps or DEFAULT_FPS)
     return VideoSource(path, pace=pace)

@@ -229,7 +229,8 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ExtractConfig(root="", output="")
     parser.add_argument("root", help="folder with one subfolder of videos per class: ROOT/<class name>/<video>")
-    parser.add_argument("output", help="dataset file to write (.pkl); per-video results go to OUTPUT.parts/")
+    parser.add_argument("output", help="dataset file to write (.npz, or .pkl for pyskl); per-video results go to "
+                                           "OUTPUT.parts/")
     parser.add_argument("--layout", default=d.layout, help="layout to remap the keypoints to (default: openpose18)")
     parser.add_argument("--workers", type=int, default=d.workers,
                         help="pose-estimation processes (default: 2; 0 runs in this process)")
