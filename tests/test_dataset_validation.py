@@ -32,6 +32,8 @@ MALFORMED = {
                           "has 17 joints with 2 coordinates but the first"),
     "absurd frame rate": (lambda d: d.update(fps=1e9), "'fps' is 1000000000.0"),
     "classes not text": (lambda d: d.update(classes=[1, 2, 3]), "'classes' must be a list of class names"),
+    "layout of another joint count": (lambda d: d.update(layout="coco17"),
+                                      "has 18 joints per skeleton but layout 'coco17' has 17"),
     "annotation not a dict": (lambda d: d["annotations"].append("x"), "annotation 18 is not a dict"),
 }
 

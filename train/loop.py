@@ -180,11 +180,17 @@ def _init_distributed() -> tuple[int, int]:
 
 def _resolve_layout(cfg: TrainConfig, data: dict[str, Any]) -> Layout:
     if cfg.layout is not None:
-        return get_layout(cfg.layout)
-    stored = data.get("layout")
-    if stored is None:
+        layout = get_layout(cfg.layout)
+    elif data.get("layout") is None:
         raise UserError(f"{cfg.data} does not say which skeleton layout it uses: pass --layout")
-    return Layout.from_dict(stored) if isinstance(stored, dict) else get_layout(stored)
+    else:
+        stored = data["layout"]
+        layout = Layout.from_dict(stored) if isinstance(stored, dict) else get_layout(str(stored))
+    joints = np.shape(data["annotations"][0]["keypoint"])[2] if data["annotations"] else layout.num_joints
+    if joints != layout.num_joints:
+        raise UserError(f"{cfg.data} has {joints} joints per skeleton but layout '{layout.name}' has "
+                        f"{layout.num_joints}: choose the layout the data was made in")
+    return layout
 
 
 def _write_metrics(out: Path, history: list[dict[str, float]], summary: dict[str, Any] | None = None) -> None:
