@@ -35,6 +35,7 @@ from train.data import safe_pickle
 from train.data.validate import validate_dataset
 
 NPZ_FORMAT = "stfnet-dataset/1"
+MAX_FRAMES = 100_000  # converters refuse a clip claiming more frames (an hour at 30 fps): it is broken
 MAX_NPZ_EXPANSION = 100  # a zip member may claim at most this many times the file's size: no zip bombs
 
 
