@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import os
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from train.data.format import SampleError, make_annotation, save_dataset, strati
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 PART_VERSION = 1  # bump when the part file's content changes meaning
+PARENT_CHECK_SECONDS = 0.5  # how often a worker checks that the extracting process still runs
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,18 @@ def extract_video(video: Video, layout_name: str, max_people: int, settings: str
     return video.name
 
 
+def exit_with_parent(parent: int) -> None:
+    """Runs in each worker process: ends it as soon as its parent is gone. A parent killed outright (kill -9)
+    cannot tell its workers, which would otherwise wait for tasks forever, holding their memory."""
+
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is adopted by another process
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)  # nothing of this worker is worth finishing: its part files are written atomically
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Callable[[], Any]) -> list[str]:
     """Extract every video of ``todo``; returns the error messages of the videos skipped."""
     job = partial(extract_video, layout_name=cfg.layout, max_people=cfg.max_people, settings=settings,
@@ -160,7 +176,8 @@ def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Call
         else:
             # one video in flight per worker, none queued: a stop or Ctrl-C leaves nothing behind to finish.
             # Spawned, not forked: a fork of a process whose MediaPipe or torch threads are running can crash.
-            pool = ProcessPoolExecutor(max_workers=cfg.workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=cfg.workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=exit_with_parent, initargs=(os.getpid(),))
             waiting, pending = iter(todo), set()
             interrupted = False
             try:
@@ -177,6 +194,10 @@ def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Call
                         done(error)
             except KeyboardInterrupt:
                 interrupted = True
+                # Ctrl-C reaches the workers too, SIGTERM only this process: end them, or the pool would wait
+                # for their videos. Python 3.14 has pool.terminate_workers(); before it, only this attribute.
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
                 raise
             finally:  # on a stop, videos under way finish and keep their parts; on Ctrl-C they are dropped
                 pool.shutdown(wait=not interrupted, cancel_futures=True)
