@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people", type=int, default=1, help="people to track and classify")
     parser.add_argument("--sample", default=None, help="dataset .pkl input: the frame_dir of the sample to play")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (cameras)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of the input, for files that report none or a wrong one (default: the "
+                             "file's, or 30)")
     parser.add_argument("--device", default=None, help="model device (default: cuda when available, else cpu)")
 
 
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     recognizer = Recognizer.from_file(checkpoint, device=args.device, top_k=args.top_k,
                                       smoothing_half_life=args.smoothing, min_confidence=args.min_confidence)
     with ExitStack() as stack:
-        source = stack.enter_context(open_source(args.video, sample=args.sample))
+        source = stack.enter_context(open_source(args.video, sample=args.sample, fps=args.fps))
         if source.live and args.duration is None:
             raise UserError(f"replaying camera {args.video} needs --duration SECONDS")
         estimator = None

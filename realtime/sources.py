@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,8 @@ from train.data.format import load_dataset
 from train.data.validate import check_sample
 
 DEFAULT_FPS = 30.0  # assumed when a file does not say (keypoint files) or says nonsense
+PLAUSIBLE_FPS = (1.0, 240.0)  # frame rates a video file may report; others are read as an error of the file
+MAX_FPS = 1000.0  # the largest rate a user may give
 OPENPOSE_LAYOUTS = {18: "openpose18", 25: "body25"}  # joints per person -> source layout
 SKELETON_LAYOUTS = {17: "coco17", 18: "openpose18", 20: "kinect20", 25: "ntu25"}
 _S = TypeVar("_S", bound="_Closing")
@@ -166,8 +169,10 @@ class VideoSource(_Closing):
     live = False
     has_images = True
 
-    def __init__(self, path: str | Path, pace: bool = False) -> None:
+    def __init__(self, path: str | Path, pace: bool = False, fps: float | None = None) -> None:
+        """``fps`` overrides the rate the file reports (for files that report nonsense)."""
         self.path = Path(path)
+        _check_given_fps(fps)
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} does not exist")
         with _quiet_opencv():
@@ -176,8 +181,7 @@ class VideoSource(_Closing):
             cap.release()
             raise SourceError(f"video file {self.path} cannot be read; it is damaged or not a video format OpenCV "
                               f"can decode")
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if 0 < fps < 1000 else DEFAULT_FPS
+        self.fps = fps or _plausible_fps(cap.get(cv2.CAP_PROP_FPS), self.path)
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 else None
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -220,6 +224,21 @@ class VideoSource(_Closing):
 
     def close(self) -> None:
         self._cap.release()
+
+
+def _check_given_fps(fps: float | None) -> None:
+    if fps is not None and not 0 < fps <= MAX_FPS:
+        raise SourceError(f"--fps {fps} is not a frame rate: give a number above 0 and up to {MAX_FPS:.0f}")
+
+
+def _plausible_fps(reported: float, path: Path) -> float:
+    """The file's frame rate, or ``DEFAULT_FPS`` with a warning when it reports one no camera records at: every
+    timestamp (and so every window the model sees) is frame index / fps."""
+    if PLAUSIBLE_FPS[0] <= reported <= PLAUSIBLE_FPS[1]:
+        return reported
+    print(f"warning: video file {path} reports {reported:g} frames per second, which no camera records at; "
+          f"assuming {DEFAULT_FPS:g} (give the real rate with --fps)", file=sys.stderr)
+    return DEFAULT_FPS
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -340,6 +359,7 @@ def open_source(spec: str | int | Path, pace: bool = False, sample: str | None =
                 fps: float | None = None) -> Source:
     """A camera index (int or digits), a folder of OpenPose JSON, a ``.pkl`` or ``.npz`` skeleton file, or a
     video file."""
+    _check_given_fps(fps)
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
     path = Path(spec)
@@ -347,4 +367,4 @@ def open_source(spec: str | int | Path, pace: bool = False, sample: str | None =
         return OpenPoseFolderSource(path, fps or DEFAULT_FPS)
     if path.suffix.lower() in (".pkl", ".pickle", ".npz"):
         return SkeletonFileSource(path, sample, fps or DEFAULT_FPS)
-    return VideoSource(path, pace=pace)
+    return VideoSource(path, pace=pace, fps=fps)

@@ -162,3 +162,17 @@ def test_real_pyskl_sample_plays_as_coco17():
         frames = list(source)
     assert len(frames) == 163 and frames[0].people[0].layout == "coco17"
     assert frames[0].people[0].keypoints.shape == (17, 2)
+
+
+@pytest.mark.parametrize("reported", [0.01, 1e9])
+def test_an_implausible_frame_rate_is_reported_and_can_be_overridden(tmp_path, capsys, reported):
+    path = write_video(tmp_path / "clip.avi", frames=5, fps=reported)
+    with VideoSource(path) as source:
+        assert source.fps == 30.0
+    err = capsys.readouterr().err
+    assert "frames per second, which no camera records at; assuming 30 (give the real rate with --fps)" in err
+    with open_source(str(path), fps=12.5) as source:
+        assert source.fps == 12.5 and [f.timestamp for f in source][1] == pytest.approx(0.08)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(SourceError, match="--fps 0.0 is not a frame rate"):
+        open_source(str(path), fps=0.0)

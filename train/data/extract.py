@@ -50,6 +50,7 @@ class ExtractConfig:
     pose_model: str | None = None  # MediaPipe Tasks .task file for several people; None: the bundled model
     on_error: str = "skip"  # a video that cannot be read or shows nobody: skip it, or stop
     clean: bool = False  # delete the per-video parts after the dataset is written
+    fps: float | None = None  # frame rate of every video, for files that report a wrong one; None: each file's
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def part_is_done(video: Video, settings: str) -> bool:
 
 
 def extract_video(video: Video, layout_name: str, max_people: int, settings: str,
-                  estimator_factory: Callable[[], Any]) -> str:
+                  estimator_factory: Callable[[], Any], fps: float | None = None) -> str:
     """Run the pose estimator over every frame of one video and write its part file. Runs in a worker."""
     # imported here: realtime brings OpenCV and MediaPipe, which only the workers need
     from realtime.pose import to_layout
@@ -111,7 +112,7 @@ def extract_video(video: Video, layout_name: str, max_people: int, settings: str
     frames_kp, frames_sc = [], []
     estimator = estimator_factory()
     try:
-        with VideoSource(video.path) as source:
+        with VideoSource(video.path, fps=fps) as source:
             size = (source.height, source.width)
             fps = source.fps
             for frame in source:
@@ -151,7 +152,7 @@ def exit_with_parent(parent: int) -> None:
 def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Callable[[], Any]) -> list[str]:
     """Extract every video of ``todo``; returns the error messages of the videos skipped."""
     job = partial(extract_video, layout_name=cfg.layout, max_people=cfg.max_people, settings=settings,
-                  estimator_factory=factory)
+                  estimator_factory=factory, fps=cfg.fps)
     skipped: list[str] = []
     bar = tqdm(total=len(todo), desc="pose extraction", unit="video", file=sys.stderr, disable=None)
 
@@ -211,6 +212,8 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
     layout = get_layout(cfg.layout)
     if cfg.workers < 0 or cfg.max_people < 1:
         raise UserError("--workers must be 0 or more and --max-people 1 or more")
+    if cfg.fps is not None and not 0 < cfg.fps <= 1000:
+        raise UserError(f"--fps {cfg.fps} is not a frame rate: give a number above 0 and up to 1000")
     if estimator_factory is None:
         from realtime.pose import create_estimator, feedable_layouts
 
@@ -220,7 +223,7 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
         estimator_factory = partial(create_estimator, cfg.pose_model, cfg.max_people)
     parts = parts_folder(cfg.output)
     classes, videos = find_videos(Path(cfg.root), parts)
-    settings = f"{layout.name}|{cfg.max_people}|{cfg.pose_model or 'bundled'}"
+    settings = f"{layout.name}|{cfg.max_people}|{cfg.pose_model or 'bundled'}" + (f"|{cfg.fps}" if cfg.fps else "")
     todo = [v for v in videos if not part_is_done(v, settings)]
     if len(todo) < len(videos):
         print(f"resuming: {len(videos) - len(todo)} of {len(videos)} videos already extracted in {parts}",
@@ -263,12 +266,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-error", default=d.on_error, choices=("skip", "stop"),
                         help="a video that cannot be read or shows nobody: skip it and say so (default), or stop")
     parser.add_argument("--clean", action="store_true", help="delete OUTPUT.parts/ once the dataset is written")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of the videos, for files that report a wrong one (default: each file's)")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = ExtractConfig(root=args.root, output=args.output, layout=args.layout, workers=args.workers,
                         val_fraction=args.val_fraction, seed=args.seed, max_people=args.max_people,
-                        pose_model=args.pose_model, on_error=args.on_error, clean=args.clean)
+                        pose_model=args.pose_model, on_error=args.on_error, clean=args.clean, fps=args.fps)
     data = extract_dataset(cfg)
     sizes = ", ".join(f"{name} {len(names)}" for name, names in data["split"].items())
     print(f"wrote {len(data['annotations'])} samples of {len(data['classes'])} classes to {args.output} ({sizes})")
