@@ -32,8 +32,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from realtime.annotate import AnnotatedVideo, draw
 from realtime.decision import DEFAULT_MIN_CONFIDENCE
 from realtime.engine import Engine, EngineConfig, PoseResult
@@ -42,6 +40,7 @@ from realtime.recognizer import Prediction, Recognizer, without_maps
 from realtime.sources import Frame, Source, open_source
 from stfnet.atomic import write_text
 from stfnet.errors import UserError
+from stfnet.progress import progress as show_progress
 from stfnet.shipped import resolve_model
 
 MAX_PENDING_FRAMES = 64  # annotated frames held back while their label is computed, before waiting for the model
@@ -112,7 +111,8 @@ def replay_source(source: Source, recognizer: Recognizer, estimator: PoseEstimat
                   duration: float | None = None, annotator: _Annotator | None = None,
                   progress: bool | None = None) -> tuple[list[Prediction], int]:
     """Every prediction of ``source`` (without their attention maps, so memory stays flat on long videos)
-    and the number of frames read. ``progress``: a bar on a terminal (None), always (True) or never (False)."""
+    and the number of frames read. ``progress``: a bar on a terminal, else a line every 30 s (None), always a
+    bar (True) or nothing (False)."""
     predictions: queue.SimpleQueue[Prediction] = queue.SimpleQueue()
     timeline: list[Prediction] = []
 
@@ -125,8 +125,7 @@ def replay_source(source: Source, recognizer: Recognizer, estimator: PoseEstimat
 
     frames = 0
     with Engine(recognizer, estimator, config, on_prediction=predictions.put) as engine:
-        bar = tqdm(source, total=source.frame_count, unit="frame", desc="replay",
-                   disable=None if progress is None else not progress)
+        bar = show_progress(source, total=source.frame_count, unit="frame", desc="replay", enabled=progress)
         for frame in bar:
             if duration is not None and frame.timestamp > duration:
                 break

@@ -44,7 +44,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from stfnet.atomic import write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint, make_checkpoint, save_checkpoint
@@ -52,6 +51,7 @@ from stfnet.errors import CheckpointError, UserError
 from stfnet.features import STREAMS, NormalizeConfig
 from stfnet.layouts import Layout, get_layout
 from stfnet.model import STFNet, STFNetConfig
+from stfnet.progress import progress
 from train import autoconfig
 from train.baselines import baseline_accuracies
 from train.calibration import default_min_confidence, expected_calibration_error, fit_temperature, threshold_effect
@@ -122,8 +122,8 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
                     scaler: torch.amp.GradScaler | None, show_progress: bool) -> dict[str, float]:
     model.train()
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", unit="batch", leave=False, file=sys.stderr,
-               disable=not show_progress)
+    bar = progress(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", unit="batch", leave=False,
+                   enabled=None if show_progress else False)
     for i, (x, y) in enumerate(bar):
         step = epoch * schedule.steps_per_epoch + i
         for group in optimizer.param_groups:

@@ -15,6 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from stfnet.errors import UserError
+from stfnet.progress import progress
 from train.data import kinetics, ntu, penn, prenorm, pyskl, utd
 from train.data.format import SampleError, save_dataset, stratified_split
 from train.data.validate import validate_dataset
@@ -25,7 +26,7 @@ def convert_all(items: Iterable[Path], convert_one: Callable[[Path], dict | None
     """Convert every item; a ``SampleError`` skips the item (with a message) or stops the run."""
     items = list(items)
     annotations, skipped = [], []
-    for item in tqdm(items, desc=desc, unit="file", file=sys.stderr, disable=None):
+    for item in progress(items, desc=desc, unit="file"):
         try:
             ann = convert_one(item)
         except SampleError as exc:

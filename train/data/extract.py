@@ -31,6 +31,7 @@ from tqdm import tqdm
 from stfnet.atomic import atomic_open
 from stfnet.errors import UserError
 from stfnet.layouts import get_layout
+from stfnet.progress import progress
 from train.data.format import SampleError, make_annotation, save_dataset, stratified_split
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
@@ -154,7 +155,7 @@ def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Call
     job = partial(extract_video, layout_name=cfg.layout, max_people=cfg.max_people, settings=settings,
                   estimator_factory=factory, fps=cfg.fps)
     skipped: list[str] = []
-    bar = tqdm(total=len(todo), desc="pose extraction", unit="video", file=sys.stderr, disable=None)
+    bar = progress(total=len(todo), desc="pose extraction", unit="video")
 
     def done(error: SampleError | None) -> None:
         bar.update()
