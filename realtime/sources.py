@@ -169,8 +169,10 @@ class VideoSource(_Closing):
     live = False
     has_images = True
 
-    def __init__(self, path: str | Path, pace: bool = False, fps: float | None = None) -> None:
-        """``fps`` overrides the rate the file reports (for files that report nonsense)."""
+    def __init__(self, path: str | Path, pace: bool = False, fps: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        """``fps`` overrides the rate the file reports (for files that report nonsense); ``clock`` and ``sleep``
+        pace the playback (a test's own clock)."""
         self.path = Path(path)
         _check_given_fps(fps)
         if not self.path.is_file():
@@ -187,18 +189,19 @@ class VideoSource(_Closing):
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.pace = pace
+        self._clock, self._sleep = clock, sleep
         self.frames_read = 0  # frames decoded or skipped so far
         self._cap = cap
 
     def __iter__(self) -> Iterator[Frame]:
         period = 1.0 / self.fps
-        start = time.monotonic()
+        start = self._clock()
         index = 0
         while True:
             if self.pace:
-                late = time.monotonic() - (start + index * period)
+                late = self._clock() - (start + index * period)
                 if late < 0:
-                    time.sleep(-late)
+                    self._sleep(-late)
                 elif late > period:  # already behind by a whole frame: skip it without decoding
                     if not self._cap.grab():
                         break
@@ -208,7 +211,7 @@ class VideoSource(_Closing):
             if not ok or image is None:
                 break
             self.frames_read = index + 1
-            yield Frame(index, index * period, image, captured_at=time.monotonic())
+            yield Frame(index, index * period, image, captured_at=self._clock())
             index += 1
         self.frames_read = index
         self._check_complete(index)
