@@ -151,3 +151,11 @@ def test_a_single_sample_pickle_still_replays_through_the_safe_reader(tmp_path, 
     with open(tmp_path / "one.pkl", "wb") as f:
         pickle.dump(make_annotation("clip", 0, kp, np.ones(kp.shape[:3], np.float32)), f)
     assert main(["replay", str(tmp_path / "one.pkl"), "--model", checkpoint, "--out", str(tmp_path / "t.json")]) == 0
+
+
+@pytest.mark.parametrize("codec", [b"rot13", b"no-such-codec", b"zlib"])
+def test_protocol_2_bytes_decode_only_as_latin1(codec):
+    crafted = b"c_codecs\nencode\n(Vabc\nV" + codec + b"\ntR."
+    with pytest.raises(safe_pickle.PickleError, match="not a readable pickle"):
+        safe_pickle.loads(crafted)
+    assert safe_pickle.loads(b"c_codecs\nencode\n(Vabc\nVlatin1\ntR.") == b"abc"

@@ -45,8 +45,12 @@ def _checked_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
 
 def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
     """How pickle protocol 2 stores bytes (``_codecs.encode(text, "latin1")``); no other codec."""
-    if codecs.lookup(encoding).name != "iso8859-1" or not isinstance(text, str):
-        raise pickle.UnpicklingError(f"the codec '{encoding}'")
+    try:
+        latin1 = codecs.lookup(encoding).name == "iso8859-1"
+    except LookupError:
+        latin1 = False
+    if not latin1 or not isinstance(text, str):
+        raise pickle.UnpicklingError("a codec other than latin1")
     return text.encode("latin1")
 
 
