@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,8 @@ def _load_npz(path: Path) -> dict[str, Any]:
                 if not index.isdigit() or int(index) >= len(annotations) or not field:
                     raise DatasetError(f"{path} holds an array '{name}' that belongs to no sample")
                 annotations[int(index)][field] = z[name]
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, RecursionError, MemoryError) as exc:
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RecursionError, MemoryError) as exc:  # NotImplementedError: a zip feature Python lacks
         raise DatasetError(f"{path} is not a readable .npz dataset ({type(exc).__name__})") from None
     meta.pop("format")
     return meta
