@@ -113,6 +113,8 @@ def save_dataset(data: dict[str, Any], path: str | Path) -> None:
         plain = {}
         for key, value in ann.items():
             if isinstance(value, np.ndarray):
+                if value.dtype.hasobject:  # np.savez would pickle it, and the file would hold code again
+                    raise ValueError(f"sample {i}: '{key}' holds Python objects, which a .npz dataset cannot")
                 arrays[f"{i}/{key}"] = value
             else:
                 plain[key] = value
