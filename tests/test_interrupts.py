@@ -20,7 +20,8 @@ from train_helpers import tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 HANG = 180.0  # seconds after which a test gives up: only a hang takes this long
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.name == "nt", reason="SIGTERM and kill -9 are POSIX signals")]
 
 
 def _start(*args: str) -> subprocess.Popen:
