@@ -10,7 +10,6 @@ Leaving the block without commit() (an error, Ctrl-C) deletes the temporary file
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ import numpy as np
 from realtime.captions import label_text, people_captions
 from realtime.recognizer import Prediction, TrackedPerson
 from realtime.sources import quiet_opencv
+from stfnet.atomic import remove_stale_temporaries, temporary_path
 from stfnet.errors import UserError
 from stfnet.layouts import Layout
 
@@ -93,7 +93,8 @@ class AnnotatedVideo:
             raise UserError(f"cannot write annotated video {self.path}: use a .mp4, .webm or .avi file name")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Same folder, so the final rename is atomic; same suffix, so OpenCV picks the right container.
-        self.tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.partial{self.path.suffix}")
+        remove_stale_temporaries(self.path)
+        self.tmp = temporary_path(self.path, f".partial{self.path.suffix}")
         self._writer = None
         with quiet_opencv():  # a missing encoder is expected, not worth OpenCV's error lines
             for fourcc in fourccs:

@@ -33,8 +33,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from realtime.annotate import AnnotatedVideo, draw
 from realtime.decision import DEFAULT_MIN_CONFIDENCE
 from realtime.engine import Engine, EngineConfig, PoseResult
@@ -43,6 +41,7 @@ from realtime.recognizer import Prediction, Recognizer, without_maps
 from realtime.sources import Frame, Source, open_source
 from stfnet.atomic import write_text
 from stfnet.errors import UserError
+from stfnet.progress import progress as show_progress
 from stfnet.shipped import resolve_model
 
 MAX_PENDING_FRAMES = 64  # annotated frames held back while their label is computed, before waiting for the model
@@ -68,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people", type=int, default=1, help="people to track and classify")
     parser.add_argument("--sample", default=None, help="dataset .pkl input: the frame_dir of the sample to play")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds (cameras)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of the input, for files that report none or a wrong one (default: the "
+                             "file's, or 30)")
     parser.add_argument("--device", default=None, help="model device (default: cuda when available, else cpu)")
 
 
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     recognizer = Recognizer.from_file(checkpoint, device=args.device, top_k=args.top_k,
                                       smoothing_half_life=args.smoothing, min_confidence=args.min_confidence)
     with ExitStack() as stack:
-        source = stack.enter_context(open_source(args.video, sample=args.sample))
+        source = stack.enter_context(open_source(args.video, sample=args.sample, fps=args.fps))
         if source.live and args.duration is None:
             raise UserError(f"replaying camera {args.video} needs --duration SECONDS")
         estimator = None
@@ -114,7 +116,8 @@ def replay_source(source: Source, recognizer: Recognizer, estimator: PoseEstimat
                   duration: float | None = None, annotator: _Annotator | None = None,
                   progress: bool | None = None) -> tuple[list[Prediction], int]:
     """Every prediction of ``source`` (without their attention maps, so memory stays flat on long videos)
-    and the number of frames read. ``progress``: a bar on a terminal (None), always (True) or never (False)."""
+    and the number of frames read. ``progress``: a bar on a terminal, else a line every 30 s (None), always a
+    bar (True) or nothing (False)."""
     predictions: queue.SimpleQueue[Prediction] = queue.SimpleQueue()
     timeline: list[Prediction] = []
 
@@ -127,8 +130,7 @@ def replay_source(source: Source, recognizer: Recognizer, estimator: PoseEstimat
 
     frames = 0
     with Engine(recognizer, estimator, config, on_prediction=predictions.put) as engine:
-        bar = tqdm(source, total=source.frame_count, unit="frame", desc="replay",
-                   disable=None if progress is None else not progress)
+        bar = show_progress(source, total=source.frame_count, unit="frame", desc="replay", enabled=progress)
         for frame in bar:
             if duration is not None and frame.timestamp > duration:
                 break

@@ -2,7 +2,7 @@
 
 API::
 
-    with open_source("clip.mp4") as source:    # 0 / "0": camera; a folder: OpenPose JSON; .pkl: skeleton file
+    with open_source("clip.mp4") as source:    # 0 / "0": camera; a folder: OpenPose JSON; .pkl/.npz: skeletons
         for frame in source:                   # Frame(index, timestamp, image, people, captured_at)
             ...
 
@@ -21,8 +21,8 @@ Problems the user can fix (no camera, a missing, unreadable or truncated file) r
 from __future__ import annotations
 
 import json
-import pickle
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +38,14 @@ from realtime.pose import Person
 from stfnet.errors import SourceError
 from stfnet.features import default_scores
 
+# The dataset format belongs to train.data; replaying a skeleton file reads it through the same safe readers.
+from train.data import safe_pickle
+from train.data.format import load_dataset
+from train.data.validate import check_sample
+
 DEFAULT_FPS = 30.0  # assumed when a file does not say (keypoint files) or says nonsense
+PLAUSIBLE_FPS = (1.0, 240.0)  # frame rates a video file may report; others are read as an error of the file
+MAX_FPS = 1000.0  # the largest rate a user may give
 OPENPOSE_LAYOUTS = {18: "openpose18", 25: "body25"}  # joints per person -> source layout
 SKELETON_LAYOUTS = {17: "coco17", 18: "openpose18", 20: "kinect20", 25: "ntu25"}
 _S = TypeVar("_S", bound="_Closing")
@@ -162,8 +169,12 @@ class VideoSource(_Closing):
     live = False
     has_images = True
 
-    def __init__(self, path: str | Path, pace: bool = False) -> None:
+    def __init__(self, path: str | Path, pace: bool = False, fps: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        """``fps`` overrides the rate the file reports (for files that report nonsense); ``clock`` and ``sleep``
+        pace the playback (a test's own clock)."""
         self.path = Path(path)
+        _check_given_fps(fps)
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} does not exist")
         with quiet_opencv():
@@ -172,25 +183,25 @@ class VideoSource(_Closing):
             cap.release()
             raise SourceError(f"video file {self.path} cannot be read; it is damaged or not a video format OpenCV "
                               f"can decode")
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if 0 < fps < 1000 else DEFAULT_FPS
+        self.fps = fps or _plausible_fps(cap.get(cv2.CAP_PROP_FPS), self.path)
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 else None
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.pace = pace
+        self._clock, self._sleep = clock, sleep
         self.frames_read = 0  # frames decoded or skipped so far
         self._cap = cap
 
     def __iter__(self) -> Iterator[Frame]:
         period = 1.0 / self.fps
-        start = time.monotonic()
+        start = self._clock()
         index = 0
         while True:
             if self.pace:
-                late = time.monotonic() - (start + index * period)
+                late = self._clock() - (start + index * period)
                 if late < 0:
-                    time.sleep(-late)
+                    self._sleep(-late)
                 elif late > period:  # already behind by a whole frame: skip it without decoding
                     if not self._cap.grab():
                         break
@@ -200,7 +211,7 @@ class VideoSource(_Closing):
             if not ok or image is None:
                 break
             self.frames_read = index + 1
-            yield Frame(index, index * period, image, captured_at=time.monotonic())
+            yield Frame(index, index * period, image, captured_at=self._clock())
             index += 1
         self.frames_read = index
         self._check_complete(index)
@@ -216,6 +227,21 @@ class VideoSource(_Closing):
 
     def close(self) -> None:
         self._cap.release()
+
+
+def _check_given_fps(fps: float | None) -> None:
+    if fps is not None and not 0 < fps <= MAX_FPS:
+        raise SourceError(f"--fps {fps} is not a frame rate: give a number above 0 and up to {MAX_FPS:.0f}")
+
+
+def _plausible_fps(reported: float, path: Path) -> float:
+    """The file's frame rate, or ``DEFAULT_FPS`` with a warning when it reports one no camera records at: every
+    timestamp (and so every window the model sees) is frame index / fps."""
+    if PLAUSIBLE_FPS[0] <= reported <= PLAUSIBLE_FPS[1]:
+        return reported
+    print(f"warning: video file {path} reports {reported:g} frames per second, which no camera records at; "
+          f"assuming {DEFAULT_FPS:g} (give the real rate with --fps)", file=sys.stderr)
+    return DEFAULT_FPS
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -267,10 +293,10 @@ def read_openpose_json(path: Path) -> list[Person]:
 
 
 class SkeletonFileSource(_Closing):
-    """One sample of a dataset file in the pyskl annotation format, played as a stream at ``fps``.
+    """One sample of a dataset file (``.npz`` or a pyskl pickle), played as a stream at ``fps``.
 
-    The file is a pickle: load only files you trust. The layout is taken from the joint count (17 coco17,
-    18 openpose18, 20 kinect20, 25 ntu25) unless given.
+    Pickles are read by ``train.data.safe_pickle``, so a stranger's file cannot run code. The layout is taken
+    from the joint count (17 coco17, 18 openpose18, 20 kinect20, 25 ntu25) unless given.
     """
 
     live = False
@@ -280,10 +306,8 @@ class SkeletonFileSource(_Closing):
                  layout: str | None = None) -> None:
         self.path = Path(path)
         annotation = _choose_annotation(_load_annotations(self.path), sample, self.path)
+        check_sample(annotation, f"{self.path}, sample {annotation.get('frame_dir')!r}")
         keypoints = np.asarray(annotation["keypoint"], dtype=np.float32)  # (M, T, V, C)
-        if keypoints.ndim != 4:
-            raise SourceError(f"sample '{annotation.get('frame_dir')}' in {self.path} has keypoints of shape "
-                              f"{keypoints.shape}; expected (persons, frames, joints, coordinates)")
         scores = annotation.get("keypoint_score")
         self.scores = default_scores(keypoints) if scores is None else np.asarray(scores, dtype=np.float32)
         self.keypoints = keypoints
@@ -305,11 +329,12 @@ class SkeletonFileSource(_Closing):
 def _load_annotations(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise SourceError(f"skeleton file {path} does not exist")
+    if path.suffix.lower() == ".npz":
+        return load_dataset(path)["annotations"]
     try:
-        with path.open("rb") as f:
-            data = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
-        raise SourceError(f"skeleton file {path} is not a readable pickle ({type(exc).__name__})") from None
+        data = safe_pickle.load_file(path)
+    except safe_pickle.PickleError as exc:
+        raise SourceError(f"skeleton file {path} {exc}") from None
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     elif isinstance(data, dict):
@@ -335,12 +360,14 @@ def _choose_annotation(annotations: list[dict[str, Any]], sample: str | None, pa
 
 def open_source(spec: str | int | Path, pace: bool = False, sample: str | None = None,
                 fps: float | None = None) -> Source:
-    """A camera index (int or digits), a folder of OpenPose JSON, a ``.pkl`` skeleton file, or a video file."""
+    """A camera index (int or digits), a folder of OpenPose JSON, a ``.pkl`` or ``.npz`` skeleton file, or a
+    video file."""
+    _check_given_fps(fps)
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return CameraSource(int(spec))
     path = Path(spec)
     if path.is_dir():
         return OpenPoseFolderSource(path, fps or DEFAULT_FPS)
-    if path.suffix.lower() in (".pkl", ".pickle"):
+    if path.suffix.lower() in (".pkl", ".pickle", ".npz"):
         return SkeletonFileSource(path, sample, fps or DEFAULT_FPS)
-    return VideoSource(path, pace=pace)
+    return VideoSource(path, pace=pace, fps=fps)

@@ -97,7 +97,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an STF-Net checkpoint (no '{FORMAT}' marker)")
     try:
-        return Checkpoint(
+        ckpt = Checkpoint(
             model_config=_config_from_dict(payload["model_config"]),
             labels=list(payload["labels"]),
             stream=payload["stream"],
@@ -108,6 +108,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is incomplete or malformed ({exc})") from None
+    if ckpt.stream not in STREAMS:
+        raise CheckpointError(f"checkpoint {path} is for the stream {str(ckpt.stream)[:40]!r}, which this version "
+                              f"does not know (known: {', '.join(STREAMS)})")
+    if not all(isinstance(label, str) for label in ckpt.labels) or len(ckpt.labels) != ckpt.model_config.num_classes:
+        raise CheckpointError(f"checkpoint {path} names {len(ckpt.labels)} classes for a model with "
+                              f"{ckpt.model_config.num_classes}: it is damaged")
+    return ckpt
 
 
 def load_weights(model: STFNet, ckpt: Checkpoint) -> None:

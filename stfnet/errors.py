@@ -15,3 +15,7 @@ class CheckpointError(UserError):
 
 class SourceError(UserError):
     """A camera, video or keypoint file cannot be opened or read to the end."""
+
+
+class DatasetError(UserError):
+    """A dataset file is missing, unreadable or malformed."""

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stfnet.errors import LayoutError
+
+MAX_JOINTS = 1000  # more than any body model has; keeps a file's layout (and the V x V graph) small
+MAX_LAYOUT_FILE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,22 +61,47 @@ class Layout:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Layout:
+        """A layout from plain data (a JSON file, a checkpoint): every field's type is checked, not coerced."""
+        if not isinstance(d, dict):
+            raise LayoutError(f"a layout must be a JSON object, not {type(d).__name__}")
         missing = {"name", "joints", "edges", "center", "parts"} - set(d)
         if missing:
             raise LayoutError(f"layout is missing the field(s) {', '.join(sorted(missing))}")
-        try:
-            return cls(
-                name=str(d["name"]),
-                joints=tuple(str(j) for j in d["joints"]),
-                edges=tuple((int(c), int(p)) for c, p in d["edges"]),
-                center=int(d["center"]),
-                parts=tuple(tuple(tuple(int(j) for j in part) for part in grain) for grain in d["parts"]),
-            )
-        except (TypeError, ValueError) as exc:
-            raise LayoutError(f"layout '{d.get('name')}' has a malformed field: {exc}") from None
+        name = d["name"]
+        if not isinstance(name, str) or not 0 < len(name) <= 100:
+            raise LayoutError("a layout's 'name' must be text of 1 to 100 characters")
+        where = f"layout '{name}'"
+        joints = d["joints"]
+        if not isinstance(joints, list | tuple) or not all(isinstance(j, str) for j in joints):
+            raise LayoutError(f"{where}: 'joints' must be a list of joint names")
+        if len(joints) > MAX_JOINTS:
+            raise LayoutError(f"{where} has {len(joints)} joints; at most {MAX_JOINTS} are supported")
+        if len(set(joints)) != len(joints):
+            raise LayoutError(f"{where} names a joint twice: joint names must be unique")
+        edges = d["edges"]
+        if not isinstance(edges, list | tuple) or not all(
+                isinstance(e, list | tuple) and len(e) == 2 and all(map(_is_int, e)) for e in edges):
+            raise LayoutError(f"{where}: 'edges' must be a list of [child, parent] joint indices")
+        if not _is_int(d["center"]):
+            raise LayoutError(f"{where}: 'center' must be a joint index (an integer), not {d['center']!r:.40}")
+        parts = d["parts"]
+        if not isinstance(parts, list | tuple) or not all(
+                isinstance(grain, list | tuple) and all(isinstance(p, list | tuple) and all(map(_is_int, p))
+                                                        for p in grain)
+                for grain in parts):
+            raise LayoutError(f"{where}: 'parts' must be a list of grains, each a list of parts, each a list of "
+                              "joint indices")
+        return cls(name=name, joints=tuple(joints), edges=tuple((int(c), int(p)) for c, p in edges),
+                   center=int(d["center"]), parts=tuple(tuple(tuple(map(int, part)) for part in grain)
+                                                        for grain in parts))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _validate(layout: Layout) -> None:
+    """Linear in the joints, edges and parts: the edges must form a tree toward the center."""
     v = len(layout.joints)
     where = f"layout '{layout.name}'"
     if v == 0:
@@ -80,6 +109,7 @@ def _validate(layout: Layout) -> None:
     if not 0 <= layout.center < v:
         raise LayoutError(f"{where}: center joint {layout.center} does not exist (it has {v} joints)")
     parent: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     for child, par in layout.edges:
         for j in (child, par):
             if not 0 <= j < v:
@@ -91,15 +121,18 @@ def _validate(layout: Layout) -> None:
         if child == layout.center:
             raise LayoutError(f"{where}: the center joint {child} cannot have a parent")
         parent[child] = par
-    for j in range(v):  # walk every joint up to the center: finds cycles and disconnected joints
+        children.setdefault(par, []).append(child)
+    reached = _outward(layout.center, children)
+    if len(reached) < v:  # walk up from a joint the center does not reach: a cycle, or no path to the center
+        reached_set = set(reached)
+        j = next(j for j in range(v) if j not in reached_set)
         seen, k = {j}, j
-        while k != layout.center:
-            if k not in parent:
-                raise LayoutError(f"{where}: joint {j} ('{layout.joints[j]}') is not connected to the center")
+        while k in parent:
             k = parent[k]
             if k in seen:
                 raise LayoutError(f"{where}: the edges form a cycle through joint {k}")
             seen.add(k)
+        raise LayoutError(f"{where}: joint {j} ('{layout.joints[j]}') is not connected to the center")
     for g, grain in enumerate(layout.parts):
         if not grain:
             raise LayoutError(f"{where}: part grain {g} is empty")
@@ -109,6 +142,14 @@ def _validate(layout: Layout) -> None:
             for j in part:
                 if not 0 <= j < v:
                     raise LayoutError(f"{where}: part {p} of grain {g} names joint {j}, which does not exist")
+
+
+def _outward(center: int, children: dict[int, list[int]]) -> list[int]:
+    """Joints reachable from ``center`` by child links, breadth first: a parent always before its children."""
+    order = [center]
+    for j in order:  # the list grows while it is walked
+        order.extend(children.get(j, ()))
+    return order
 
 
 # --- built-in layouts -------------------------------------------------------------------------------------------
@@ -190,17 +231,29 @@ def get_layout(name_or_path: str | Path | Layout) -> Layout:
         return BUILTIN_LAYOUTS[key]
     path = Path(key)
     if path.suffix.lower() == ".json":
-        if not path.is_file():
-            raise LayoutError(f"layout file {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LayoutError(f"layout file {path} is not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise LayoutError(f"layout file {path} must hold a JSON object")
-        return Layout.from_dict(data)
+        return Layout.from_dict(_read_layout_file(path))
     known = ", ".join(sorted(BUILTIN_LAYOUTS))
     raise LayoutError(f"unknown layout '{key}': use one of {known} or a path to a layout .json file")
+
+
+def _read_layout_file(path: Path) -> Any:
+    if not path.is_file():
+        raise LayoutError(f"layout file {path} does not exist")
+    try:
+        content = path.read_bytes() if path.stat().st_size <= MAX_LAYOUT_FILE_BYTES else None
+    except OSError as exc:
+        raise LayoutError(f"layout file {path} cannot be read ({exc.strerror})") from None
+    if content is None:
+        raise LayoutError(f"layout file {path} is larger than {MAX_LAYOUT_FILE_BYTES // 1000} kB; a layout is a "
+                          "few lines of JSON")
+    try:
+        return json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise LayoutError(f"layout file {path} is not UTF-8 text") from None
+    except RecursionError:
+        raise LayoutError(f"layout file {path} is nested too deeply to be a layout") from None
+    except ValueError as exc:  # invalid JSON, or an integer too long to convert
+        raise LayoutError(f"layout file {path} is not valid JSON ({str(exc).splitlines()[0][:80]})") from None
 
 
 def part_pooling(layout: Layout, grain: int) -> np.ndarray:
@@ -290,13 +343,8 @@ def remap(keypoints: np.ndarray, scores: np.ndarray | None, source: str, target:
 
 
 def _outward_order(layout: Layout) -> list[int]:
-    """Joints sorted by hop distance from the center, so a parent always comes before its children."""
-    parents = layout.parents
-
-    def depth(j: int) -> int:
-        d = 0
-        while j != layout.center:
-            j, d = parents[j], d + 1
-        return d
-
-    return sorted(range(layout.num_joints), key=depth)
+    """Joints from the center outward, so a parent always comes before its children."""
+    children: dict[int, list[int]] = {}
+    for child, par in layout.edges:
+        children.setdefault(par, []).append(child)
+    return _outward(layout.center, children)

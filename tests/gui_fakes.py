@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -44,23 +43,6 @@ class ThresholdPose(FakePose):
         people = super().__call__(frame)
         return [Person(p.keypoints, np.where(p.scores >= self.min_visibility, p.scores, 0.0).astype(np.float32),
                        p.layout) for p in people]
-
-
-class SlowRecognizer:
-    """A real recognizer whose every prediction takes ``delay`` seconds longer (a slow model)."""
-
-    def __init__(self, inner: Recognizer, delay: float) -> None:
-        self.inner, self.delay, self.calls = inner, delay, 0
-        self.threads: set[int] = set()  # the threads predict() ran on
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-    def predict(self, request: object) -> object:
-        self.calls += 1
-        self.threads.add(threading.get_ident())
-        time.sleep(self.delay)
-        return self.inner.predict(request)
 
 
 class StallingCapture(FakeCapture):

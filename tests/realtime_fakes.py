@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -118,3 +119,12 @@ class FakeCapture:
 
     def release(self) -> None:
         self.released = True
+
+
+class AnnouncingPose(FakePose):
+    """A slow FakePose that creates ``folder/started-<pid>`` when it is made (one per video), so a test in another
+    process knows the work is under way."""
+
+    def __init__(self, folder: str, delay: float = 0.05) -> None:
+        super().__init__(delay=delay)
+        (Path(folder) / f"started-{os.getpid()}").touch()

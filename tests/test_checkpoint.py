@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+from main import main
 from stfnet import STFNet, STFNetConfig
 from stfnet.checkpoint import load_checkpoint, load_weights, make_checkpoint, save_checkpoint
 from stfnet.errors import CheckpointError
@@ -60,3 +61,27 @@ def test_unreadable_files_are_named(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an STF-Net checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def _payload_with(tmp_path, **changes):
+    """A saved checkpoint whose stored fields are changed, as a damaged or foreign file would hold them."""
+    ckpt = make_checkpoint(STFNet(STFNetConfig(num_classes=2, **TINY)), ["a", "b"], "joint", NormalizeConfig())
+    save_checkpoint(ckpt, tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload.update(changes)
+    torch.save(payload, tmp_path / "m.pt")
+    return tmp_path / "m.pt"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"stream": "velocity"}, "stream 'velocity', which this version does not know"),
+    ({"labels": ["a", "b", "c"]}, "names 3 classes for a model with 2"),
+    ({"labels": [1, 2]}, "names 2 classes for a model with 2: it is damaged"),
+])
+def test_a_checkpoint_with_an_unknown_stream_or_labels_is_one_sentence(tmp_path, capsys, changes, message):
+    path = _payload_with(tmp_path, **changes)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+    assert main(["export", "--model", str(path), "--format", "torchscript", "--out", str(tmp_path / "m.ts")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "m.ts").exists()

@@ -29,6 +29,9 @@ import stfnet.shipped
 from realtime.gui import present
 from stfnet.checkpoint import load_checkpoint, save_checkpoint
 
+HANG = 30.0  # seconds after which closing counts as hung rather than slow
+WAIT_MS = 30_000  # waits end as soon as their condition holds; this long only when something hangs
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
@@ -50,13 +53,14 @@ def _ok(window) -> bool:
     return window.prediction is not None and window.prediction.state == "ok"
 
 
-def _pause_and_settle(qtbot, window, predictions) -> None:
-    """Pause, then wait until no more predictions arrive (the model only runs on new frames)."""
+def _pause_and_settle(qtbot, window, arrivals) -> None:
+    """Pause, then wait until nothing more arrives on ``arrivals`` (predictions or frames: the model only runs
+    on new frames)."""
     window.transport.play_pause.click()
-    qtbot.waitUntil(lambda: not window.transport._playing, timeout=2000)
+    qtbot.waitUntil(lambda: not window.transport._playing, timeout=WAIT_MS)
     count = -1
-    while count != len(predictions):
-        count = len(predictions)
+    while count != len(arrivals):
+        count = len(arrivals)
         qtbot.wait(300)
 
 
@@ -64,7 +68,7 @@ def test_labels_heatmaps_and_curve_show_the_models_outputs(qtbot, checkpoint, vi
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
     predictions = _record(window.worker.prediction_ready)
     window.transport.loop.setChecked(True)
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     _pause_and_settle(qtbot, window, predictions)
     shown = window.prediction
     assert shown is predictions[-1].prediction and shown.state == "ok"
@@ -98,7 +102,7 @@ def test_labels_heatmaps_and_curve_show_the_models_outputs(qtbot, checkpoint, vi
 def test_block_and_layer_selectors_change_what_is_shown(qtbot, checkpoint, video):
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
     predictions = _record(window.worker.prediction_ready)
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     _pause_and_settle(qtbot, window, predictions)
     shown = window.prediction
     for block in (4, 6, 9):
@@ -116,31 +120,30 @@ def test_block_and_layer_selectors_change_what_is_shown(qtbot, checkpoint, video
 def test_pause_stops_frames_play_resumes_and_seek_moves(qtbot, checkpoint, video):
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
     frames = _record(window.worker.frame_ready)
-    qtbot.waitUntil(lambda: len(frames) > 5, timeout=10_000)
-    window.transport.play_pause.click()  # pause
-    qtbot.waitUntil(lambda: not window.transport._playing, timeout=2000)
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: len(frames) > 5, timeout=WAIT_MS)
+    _pause_and_settle(qtbot, window, frames)  # frames already on their way have arrived
     paused_at = len(frames)
     qtbot.wait(500)
     assert len(frames) == paused_at  # no frame while paused
 
     window.transport.slider.setValue(100)  # as a click on the slider does
-    qtbot.waitUntil(lambda: frames[-1].position == 100, timeout=3000)
+    qtbot.waitUntil(lambda: frames[-1].position == 100, timeout=WAIT_MS)
     assert window.transport.slider.value() == 100 and "00:05.0" in window.transport.time.text()
     assert abs(float(frames[-1].image.mean()) - 200) < 6  # frame 100 of the grey ramp (2 i), MJPG-lossy
     qtbot.wait(300)
     assert frames[-1].position == 100  # still paused
 
     window.transport.play_pause.click()  # play
-    qtbot.waitUntil(lambda: frames[-1].position > 103, timeout=3000)
+    qtbot.waitUntil(lambda: frames[-1].position > 103, timeout=WAIT_MS)
+    seeked = len(frames)
     window.transport.slider.setValue(10)  # seek back while playing
-    qtbot.waitUntil(lambda: 10 <= frames[-1].position < 30, timeout=3000)
+    qtbot.waitUntil(lambda: any(10 <= f.position < 30 for f in frames[seeked:]), timeout=WAIT_MS)
 
 
 def test_mirror_flips_the_picture(qtbot, checkpoint, tmp_path):
     window = open_window(qtbot, config(), video=str(split_video(tmp_path / "split.avi")), checkpoint=str(checkpoint))
     frames = _record(window.worker.frame_ready)
-    qtbot.waitUntil(lambda: len(frames) > 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(frames) > 2, timeout=WAIT_MS)
     window.transport.play_pause.click()
 
     def brightness(mirrored: bool) -> tuple[int, int]:
@@ -161,7 +164,7 @@ def test_mirror_flips_the_picture(qtbot, checkpoint, tmp_path):
 def test_hiding_the_video_leaves_a_blank_canvas(qtbot, checkpoint, tmp_path):
     window = open_window(qtbot, config(), video=str(split_video(tmp_path / "split.avi")), checkpoint=str(checkpoint))
     frames = _record(window.worker.frame_ready)
-    qtbot.waitUntil(lambda: len(frames) > 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(frames) > 2, timeout=WAIT_MS)
     window.transport.play_pause.click()
 
     def bright_pixels() -> int:
@@ -179,7 +182,7 @@ def test_hiding_the_video_leaves_a_blank_canvas(qtbot, checkpoint, tmp_path):
 def test_export_writes_the_timeline_and_a_screenshot(qtbot, checkpoint, video, tmp_path):
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
     predictions = _record(window.worker.prediction_ready)
-    qtbot.waitUntil(lambda: sum(p.prediction.state == "ok" for p in predictions) >= 3, timeout=10_000)
+    qtbot.waitUntil(lambda: sum(p.prediction.state == "ok" for p in predictions) >= 3, timeout=WAIT_MS)
     _pause_and_settle(qtbot, window, predictions)
 
     assert window.export_timeline(tmp_path / "timeline.json")
@@ -207,24 +210,24 @@ def test_closing_stops_every_thread_and_releases_the_camera(qtbot, checkpoint):
     before = {t.native_id for t in threading.enumerate()}
     capture = FakeCapture(period=1 / 30)
     window = open_window(qtbot, config(camera=fake_camera(capture)), checkpoint=str(checkpoint))
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     thread = window._capture_thread
     assert thread.isRunning() and "stfnet-model" in running_thread_names(before)
     started = time.monotonic()
     window.close()
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < HANG  # it returns (no budget: a loaded machine may take seconds)
     assert not thread.isRunning() and thread.isFinished()
     assert capture.released
     assert [t.name for t in threading.enumerate() if t.native_id not in before and t.is_alive()
             and not isinstance(t, threading._DummyThread)] == []  # camera grabber and model thread joined
     # The capture QThread has finished its work; give the OS a moment to reap it.
-    qtbot.waitUntil(lambda: running_thread_names(before) == [], timeout=1000)
+    qtbot.waitUntil(lambda: running_thread_names(before) == [], timeout=WAIT_MS)
 
 
 def test_no_camera_and_no_default_model_keep_the_window_usable(qtbot, checkpoint, video, tmp_path, monkeypatch):
     monkeypatch.setattr(stfnet.shipped, "ASSETS", tmp_path / "no-assets")
     window = open_window(qtbot, config())
-    qtbot.waitUntil(lambda: "source" in window.notices and "model" in window.notices, timeout=5000)
+    qtbot.waitUntil(lambda: "source" in window.notices and "model" in window.notices, timeout=WAIT_MS)
     overlay = window.video.overlay_text()
     assert "No camera found — open a video file (File > Open video)" in overlay
     assert "not installed" in overlay and "File > Open checkpoint" in overlay
@@ -232,14 +235,14 @@ def test_no_camera_and_no_default_model_keep_the_window_usable(qtbot, checkpoint
 
     window.open_checkpoint(str(checkpoint))
     window.open_video(str(video))
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     assert window.notices == {} and window.video.overlay_text() == ""
 
 
 def test_a_camera_that_fails_mid_run_is_reported(qtbot, checkpoint):
     capture = FakeCapture(period=0.01, fail_after=20)
     window = open_window(qtbot, config(camera=fake_camera(capture)), checkpoint=str(checkpoint))
-    qtbot.waitUntil(lambda: "source" in window.notices, timeout=5000)
+    qtbot.waitUntil(lambda: "source" in window.notices, timeout=WAIT_MS)
     assert "stopped delivering frames" in window.notices["source"]
     assert "stopped delivering frames" in window.video.overlay_text()
     assert not window.transport._playing and capture.released
@@ -249,24 +252,24 @@ def test_a_stalled_camera_is_reported_and_does_not_hold_up_closing(qtbot, checkp
     before = {t.native_id for t in threading.enumerate()}
     capture = StallingCapture(frames=10)
     window = open_window(qtbot, config(camera=fake_camera(capture)), checkpoint=str(checkpoint))
-    qtbot.waitUntil(lambda: "stall" in window.notices, timeout=6000)
+    qtbot.waitUntil(lambda: "stall" in window.notices, timeout=WAIT_MS)
     assert "Camera 0 has sent no frame" in window.video.overlay_text()
     started = time.monotonic()
     window.close()
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < HANG  # the stalled read() did not hold closing up
     assert capture.released and not window._capture_thread.isRunning()
-    qtbot.waitUntil(lambda: running_thread_names(before) == [], timeout=1000)
+    qtbot.waitUntil(lambda: running_thread_names(before) == [], timeout=WAIT_MS)
 
 
 def test_the_end_of_a_video_is_reported_and_play_starts_again(qtbot, checkpoint, tmp_path):
     short = grey_video(tmp_path / "short.avi", frames=20)
     window = open_window(qtbot, config(), video=str(short), checkpoint=str(checkpoint))
     frames = _record(window.worker.frame_ready)
-    qtbot.waitUntil(lambda: "source" in window.notices, timeout=5000)
+    qtbot.waitUntil(lambda: "source" in window.notices, timeout=WAIT_MS)
     assert window.notices["source"] == "short.avi ended — press Play to watch it again"
     assert not window.transport._playing
     window.transport.play_pause.click()
-    qtbot.waitUntil(lambda: bool(frames) and frames[-1].position < 5, timeout=3000)
+    qtbot.waitUntil(lambda: bool(frames) and frames[-1].position < 5, timeout=WAIT_MS)
     assert "source" not in window.notices
 
 
@@ -276,38 +279,38 @@ def test_checkpoints_that_do_not_fit_are_reported(qtbot, checkpoint, video, tmp_
     ntu = small_checkpoint(tmp_path / "ntu.pt", layout="ntu25", coords=3, use_score=False)
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(garbage))
     frames = _record(window.worker.frame_ready)
-    qtbot.waitUntil(lambda: "model" in window.notices, timeout=5000)
+    qtbot.waitUntil(lambda: "model" in window.notices, timeout=WAIT_MS)
     assert "Cannot use checkpoint garbage.pt" in window.notices["model"]
-    qtbot.waitUntil(lambda: len(frames) > 3, timeout=5000)  # the video plays on, skeleton without a model
+    qtbot.waitUntil(lambda: len(frames) > 3, timeout=WAIT_MS)  # the video plays on, skeleton without a model
     assert frames[-1].pose.people
 
     window.open_checkpoint(str(ntu))
-    qtbot.waitUntil(lambda: "ntu25" in window.notices.get("model", ""), timeout=5000)
+    qtbot.waitUntil(lambda: "ntu25" in window.notices.get("model", ""), timeout=WAIT_MS)
     window.open_checkpoint(str(checkpoint))
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     assert "model" not in window.notices and "small.pt" in window._model_label.text()
     window.open_checkpoint(str(ntu))  # a bad choice later keeps the working model
-    qtbot.waitUntil(lambda: "still using small.pt" in window.notices.get("model", ""), timeout=5000)
+    qtbot.waitUntil(lambda: "still using small.pt" in window.notices.get("model", ""), timeout=WAIT_MS)
 
 
 def test_confidence_threshold_and_pose_backend(qtbot, checkpoint, video, tmp_path):
     pose = ThresholdPose()
     window = open_window(qtbot, config(pose=fake_pose_factory(pose)), video=str(video), checkpoint=str(checkpoint))
     frames = _record(window.worker.frame_ready)
-    qtbot.waitUntil(lambda: bool(frames and frames[-1].pose.people), timeout=5000)
+    qtbot.waitUntil(lambda: bool(frames and frames[-1].pose.people), timeout=WAIT_MS)
     window.pose_controls.confidence.setValue(0.95)  # above the fake's 0.9 scores: nobody is seen
-    qtbot.waitUntil(lambda: pose.min_visibility == pytest.approx(0.95), timeout=3000)
-    qtbot.waitUntil(lambda: not frames[-1].pose.people, timeout=3000)
+    qtbot.waitUntil(lambda: pose.min_visibility == pytest.approx(0.95), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not frames[-1].pose.people, timeout=WAIT_MS)
     window.pose_controls.confidence.setValue(0.3)
-    qtbot.waitUntil(lambda: bool(frames[-1].pose.people), timeout=3000)
+    qtbot.waitUntil(lambda: bool(frames[-1].pose.people), timeout=WAIT_MS)
 
     window.use_pose_model(str(tmp_path / "missing.task"))  # the MediaPipe Tasks backend, with a bad file
-    qtbot.waitUntil(lambda: "pose" in window.notices, timeout=5000)
+    qtbot.waitUntil(lambda: "pose" in window.notices, timeout=WAIT_MS)
     assert "missing.task does not exist" in window.notices["pose"] and "still using MediaPipe" in \
         window.notices["pose"]
     assert window.pose_controls.backend.currentIndex() == 0  # the bundled backend is still in use
     count = len(frames)
-    qtbot.waitUntil(lambda: len(frames) > count + 3, timeout=3000)  # and still running
+    qtbot.waitUntil(lambda: len(frames) > count + 3, timeout=WAIT_MS)  # and still running
 
 
 def test_switching_models_reaches_the_model_thread_while_the_video_keeps_playing(qtbot, checkpoint, video, tmp_path):
@@ -319,14 +322,14 @@ def test_switching_models_reaches_the_model_thread_while_the_video_keeps_playing
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
     window.transport.loop.setChecked(True)
     predictions = _record(window.worker.prediction_ready)
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     opened = _record(window.worker.source_opened)
     assert window.model_controls.model.currentText() == "small.pt" and "small.pt" in window.windowTitle()
     position = window.transport.slider.value()
 
     window.model_controls.model_requested.emit(str(other))  # as when the user picks it in the menu
     qtbot.waitUntil(lambda: window.prediction is not None and bool(window.prediction.top_k)
-                    and window.prediction.top_k[0][0] in renamed.labels, timeout=10_000)
+                    and window.prediction.top_k[0][0] in renamed.labels, timeout=WAIT_MS)
     assert opened == []  # the same source, never reopened
     assert window.transport.slider.value() != position or window.transport._playing
     assert window.model_controls.model.currentText() == "other.pt" and "other.pt" in window.windowTitle()
@@ -336,10 +339,10 @@ def test_switching_models_reaches_the_model_thread_while_the_video_keeps_playing
 
 def test_an_uncertain_prediction_is_greyed_and_the_threshold_reaches_the_model(qtbot, checkpoint, video):
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
-    qtbot.waitUntil(lambda: _ok(window), timeout=10_000)
+    qtbot.waitUntil(lambda: _ok(window), timeout=WAIT_MS)
     assert window.model_controls.threshold.value() == 0.0  # the small model records 0: never uncertain
     window.model_controls.threshold.setValue(0.99)  # a random 5-class model is never that sure
     qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.state == "uncertain",
-                    timeout=10_000)
+                    timeout=WAIT_MS)
     assert window.bars.greyed() and window.bars.items() == list(window.prediction.top_k)
     assert window.video.headline() == "uncertain" and window.prediction.label is None

@@ -2,7 +2,9 @@ import json
 
 import numpy as np
 import pytest
+from train_helpers import tiny_dataset
 
+from main import main
 from stfnet.errors import LayoutError
 from stfnet.layouts import BUILTIN_LAYOUTS, REMAPS, SOURCE_JOINT_COUNTS, Layout, get_layout, part_pooling, remap
 
@@ -107,3 +109,48 @@ def test_remap_rejects_wrong_joint_count_and_unknown_pairs():
         remap(np.zeros((1, 18, 2)), None, "mediapipe33", "openpose18")
     with pytest.raises(LayoutError, match="no remap from 'mediapipe33' keypoints to layout 'ntu25'"):
         remap(np.zeros((1, 33, 2)), None, "mediapipe33", "ntu25")
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+MALFORMED_FILES = {
+    "invalid UTF-8": (b'{"name": "\xff\xfe"}', "is not UTF-8 text"),
+    "deep nesting": (('{"name": "x", "joints": ' + _deep(100_000) + "}").encode(), "nested too deeply"),
+    "huge integer": (json.dumps(_custom()).replace('"center": 0', '"center": ' + "9" * 5000).encode(),
+                     "is not valid JSON"),
+    "duplicate joint names": (json.dumps(_custom(joints=["a", "b", "a"])).encode(), "names a joint twice"),
+    "non-integer center": (json.dumps(_custom(center=0.5)).encode(), "'center' must be a joint index"),
+    "text center": (json.dumps(_custom(center="0")).encode(), "'center' must be a joint index"),
+    "fractional edge": (json.dumps(_custom(edges=[[1, 0], [2, 1.5]])).encode(), "'edges' must be a list"),
+    "absurd joint count": (json.dumps(_custom(joints=[f"j{i}" for i in range(100_000)])).encode(),
+                           "100000 joints; at most 1000"),
+    "not an object": (b"[1, 2, 3]", "must be a JSON object"),
+    "not JSON": (b"{name: tri", "is not valid JSON"),
+    "huge file": (b" " * 2_000_000 + b"{}", "larger than 1000 kB"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_FILES))
+def test_a_malformed_layout_file_gives_one_sentence_and_exit_2(case, tmp_path, capsys):
+    content, message = MALFORMED_FILES[case]
+    (tmp_path / "layout.json").write_bytes(content)
+    tiny_dataset(tmp_path / "d.npz")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(out), "--layout",
+                 str(tmp_path / "layout.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err and not out.exists()
+
+
+def test_layout_validation_is_linear_in_the_joint_count():
+    # a chain of 1000 joints: walking every joint up to the center would take a million steps per check;
+    # one breadth-first pass takes a thousand (no clock: a quadratic check would still pass, but slowly)
+    v = 1000
+    chain = Layout.from_dict({"name": "chain", "joints": [f"j{i}" for i in range(v)],
+                              "edges": [[i, i - 1] for i in range(1, v)], "center": 0, "parts": []})
+    assert chain.parents[-1] == v - 2
+    with pytest.raises(LayoutError, match="cycle through joint"):
+        Layout.from_dict({"name": "loop", "joints": [f"j{i}" for i in range(v)],
+                          "edges": [[i, i - 1] for i in range(2, v)] + [[1, v - 1]], "center": 0, "parts": []})

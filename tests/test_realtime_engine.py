@@ -14,6 +14,8 @@ from realtime.engine import Engine, EngineConfig
 from realtime.recognizer import Recognizer
 from stfnet.errors import CheckpointError
 
+HANG = 60.0  # seconds after which a wait gives up: only a hang takes this long
+
 
 @pytest.fixture(scope="module")
 def checkpoint_path(tmp_path_factory):
@@ -80,24 +82,37 @@ def test_replay_with_a_slow_model_waits_instead_of_dropping(recognizer):
     assert time.monotonic() - started >= 0.45  # it waited for the model
 
 
+class HeldRecognizer:
+    """Wraps a recognizer so that predict() holds, once entered, until the test releases it."""
+
+    def __init__(self, inner):
+        self.inner, self.seen = inner, []
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def predict(self, request):
+        self.seen.append(request.frame_index)
+        self.entered.set()
+        self.release.wait(timeout=HANG)
+        return self.inner.predict(request)
+
+
 def test_live_mode_latest_window_wins_and_submit_never_waits(recognizer):
-    slow = SlowRecognizer(recognizer, delay=0.2)
+    held = HeldRecognizer(recognizer)
     predictions = []
-    engine = Engine(slow, FakePose(), EngineConfig(mode="live", every_ms=0), on_prediction=predictions.append)
+    engine = Engine(held, FakePose(), EngineConfig(mode="live", every_ms=0), on_prediction=predictions.append)
     image = np.zeros((4, 4, 3), np.uint8)
-    submit_times = []
     with engine:
-        started = time.monotonic()
-        for i in range(100):  # 1 s of frames at 100 fps, twenty times faster than the model
-            t0 = time.monotonic()
-            engine.submit(image, i / 100, i)
-            submit_times.append(time.monotonic() - t0)
-            time.sleep(max(0.0, started + (i + 1) / 100 - time.monotonic()))
-        capture_time = time.monotonic() - started
-        engine.flush(timeout=2.0)
-    assert capture_time < 1.5 and np.median(submit_times) < 0.01  # the model never holds capture up
-    assert 3 <= len(slow.seen) <= 8  # ~1 s / 0.2 s: the windows in between were dropped, not queued
-    assert slow.seen == sorted(slow.seen) and min(np.diff(slow.seen)) >= 10
+        engine.submit(image, 0.0, 0)
+        assert held.entered.wait(HANG)  # the model is busy with frame 0 until released
+        for i in range(1, 100):
+            engine.submit(image, i / 100, i)  # each returns while the model is held: capture never waits for it
+        assert held.seen == [0] and predictions == []
+        held.release.set()
+        engine.flush(timeout=HANG)
+    assert held.seen == [0, 99]  # the 98 windows in between were dropped, not queued: the newest won
     assert predictions[-1].frame_index == 99 and engine.latest() is predictions[-1]
 
 
@@ -105,13 +120,15 @@ def test_live_mode_rate_limits_to_every_ms(recognizer):
     predictions = []
     engine = Engine(recognizer, FakePose(), EngineConfig(mode="live", every_ms=100), on_prediction=predictions.append)
     image = np.zeros((4, 4, 3), np.uint8)
+    started = time.monotonic()
     with engine:
-        started = time.monotonic()
         for i in range(60):
             engine.submit(image, i / 100, i)
-            time.sleep(max(0.0, started + (i + 1) / 100 - time.monotonic()))
-        engine.flush(timeout=2.0)
-    assert 5 <= len(predictions) <= 9  # 0.6 s at one per 100 ms
+            time.sleep(0.01)
+        engine.flush(timeout=HANG)
+    elapsed = time.monotonic() - started
+    # Starts are at least 100 ms apart, however long the run took on a loaded machine; the last frame is classified.
+    assert 2 <= len(predictions) <= elapsed / 0.1 + 1 and predictions[-1].frame_index == 59
 
 
 def test_nobody_then_somebody_then_nobody(recognizer):

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
+import tracemalloc
 
 import cv2
 import pytest
 from conftest import shared_path
-from realtime_fakes import FakePose, tiny_checkpoint, write_video
+from realtime_fakes import FakePose, mediapipe_person, tiny_checkpoint, write_video
 
 import realtime.replay
 import stfnet.shipped
 from main import main
+from realtime.engine import EngineConfig
+from realtime.recognizer import Recognizer
+from realtime.replay import replay_source
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +161,37 @@ def test_video_without_people_gives_no_person_entries_not_an_error(tmp_path, che
     predictions = json.loads((tmp_path / "t.json").read_text())["predictions"]
     assert len(predictions) == 276 and {p["state"] for p in predictions} == {"no_person"}
     assert all(p["top_k"] == [] for p in predictions)
+
+
+class _LongStream:
+    """A keypoint source of ``frames`` frames at 30 fps, one person waving: a long replay without video."""
+
+    fps, live, has_images = 30.0, False, False
+
+    def __init__(self, frames: int) -> None:
+        self.frame_count = frames
+
+    def __iter__(self):
+        from realtime.sources import Frame
+
+        for i in range(self.frame_count):
+            yield Frame(i, i / self.fps, people=(mediapipe_person(i / 5),))
+
+    def close(self) -> None:
+        pass
+
+
+def test_memory_of_a_long_replay_grows_only_by_its_timeline(checkpoint_path):
+    """Each kept prediction costs a few KiB (its label, probabilities and skeleton), not its attention maps
+    (28 KiB for this tiny model, 98 KiB for the shipped one): an hour's replay once kept 1.1 GB of maps."""
+    recognizer = Recognizer.from_file(checkpoint_path, device="cpu")
+    config = EngineConfig(mode="replay", every_ms=500)
+    replay_source(_LongStream(300), recognizer, None, config, progress=False)  # warm up: caches, lazy imports
+    tracemalloc.start()
+    timeline, frames = replay_source(_LongStream(3_000), recognizer, None, config, progress=False)  # 100 s
+    growth = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert frames == 3_000 and len(timeline) == 200 and timeline[-1].state == "ok"
+    assert all(not p.mcf_maps and not p.tdf_weights for p in timeline)
+    per_prediction = growth / len(timeline)
+    assert per_prediction < 4 * 1024, f"{per_prediction / 1024:.1f} KiB kept per prediction"

@@ -89,6 +89,10 @@ def test_eval_errors_are_one_sentence(trained, tmp_path, capsys):
     other["annotations"][-1]["label"] = 7
     save_dataset(other, tmp_path / "labels.pkl")
     assert main(["eval", "--checkpoint", str(ckpt), "--data", str(tmp_path / "labels.pkl"), "--split", "val"]) == 2
+    assert "sample 'kick_5': label 7 is outside the class list (0 to 2)" in capsys.readouterr().err
+    del other["classes"]  # without a class list of its own, the checkpoint's is the limit
+    save_dataset(other, tmp_path / "nameless.pkl")
+    assert main(["eval", "--checkpoint", str(ckpt), "--data", str(tmp_path / "nameless.pkl"), "--split", "val"]) == 2
     assert "label 7 but the checkpoint knows 3 classes" in capsys.readouterr().err
 
 

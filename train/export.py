@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stfnet.atomic import write_text
+from stfnet.atomic import remove_stale_temporaries, temporary_path, write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint
 from stfnet.errors import UserError
 from stfnet.shipped import resolve_model
@@ -61,7 +61,8 @@ def export(ckpt: Checkpoint, fmt: str, out: Path, check: bool = True) -> float |
     """Write the export and its metadata; returns the largest output difference to PyTorch when checked."""
     model = ckpt.build_model("cpu")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
+    remove_stale_temporaries(out)
+    tmp = temporary_path(out)
     try:
         (export_onnx if fmt == "onnx" else export_torchscript)(model, example_input(ckpt), tmp)
         diff = None

@@ -44,7 +44,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from stfnet.atomic import write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint, make_checkpoint, save_checkpoint
@@ -52,6 +51,7 @@ from stfnet.errors import CheckpointError, UserError
 from stfnet.features import STREAMS, NormalizeConfig
 from stfnet.layouts import Layout, get_layout
 from stfnet.model import STFNet, STFNetConfig
+from stfnet.progress import progress
 from train import autoconfig
 from train.analysis.views import measure_views
 from train.baselines import baseline_accuracies
@@ -123,8 +123,8 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
                     scaler: torch.amp.GradScaler | None, show_progress: bool) -> dict[str, float]:
     model.train()
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", unit="batch", leave=False, file=sys.stderr,
-               disable=not show_progress)
+    bar = progress(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", unit="batch", leave=False,
+                   enabled=None if show_progress else False)
     for i, (x, y) in enumerate(bar):
         step = epoch * schedule.steps_per_epoch + i
         for group in optimizer.param_groups:
@@ -181,11 +181,17 @@ def _init_distributed() -> tuple[int, int]:
 
 def _resolve_layout(cfg: TrainConfig, data: dict[str, Any]) -> Layout:
     if cfg.layout is not None:
-        return get_layout(cfg.layout)
-    stored = data.get("layout")
-    if stored is None:
+        layout = get_layout(cfg.layout)
+    elif data.get("layout") is None:
         raise UserError(f"{cfg.data} does not say which skeleton layout it uses: pass --layout")
-    return Layout.from_dict(stored) if isinstance(stored, dict) else get_layout(stored)
+    else:
+        stored = data["layout"]
+        layout = Layout.from_dict(stored) if isinstance(stored, dict) else get_layout(str(stored))
+    joints = np.shape(data["annotations"][0]["keypoint"])[2] if data["annotations"] else layout.num_joints
+    if joints != layout.num_joints:
+        raise UserError(f"{cfg.data} has {joints} joints per skeleton but layout '{layout.name}' has "
+                        f"{layout.num_joints}: choose the layout the data was made in")
+    return layout
 
 
 def _write_metrics(out: Path, history: list[dict[str, float]], summary: dict[str, Any] | None = None) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from train.data.format import DatasetError, split_annotations
+from stfnet.errors import DatasetError
+from train.data.format import split_annotations
 
 TRAIN_NAMES = ("train", "xsub_train", "xview_train", "xset_train")
 MIN_SUBJECTS = 8  # hold out whole subjects only when a tenth of them is at least one subject

@@ -15,8 +15,10 @@ from typing import Any
 from tqdm import tqdm
 
 from stfnet.errors import UserError
+from stfnet.progress import progress
 from train.data import kinetics, ntu, penn, prenorm, pyskl, utd
 from train.data.format import SampleError, save_dataset, stratified_split
+from train.data.validate import validate_dataset
 
 
 def convert_all(items: Iterable[Path], convert_one: Callable[[Path], dict | None], on_error: str,
@@ -24,7 +26,7 @@ def convert_all(items: Iterable[Path], convert_one: Callable[[Path], dict | None
     """Convert every item; a ``SampleError`` skips the item (with a message) or stops the run."""
     items = list(items)
     annotations, skipped = [], []
-    for item in tqdm(items, desc=desc, unit="file", file=sys.stderr, disable=None):
+    for item in progress(items, desc=desc, unit="file"):
         try:
             ann = convert_one(item)
         except SampleError as exc:
@@ -182,7 +184,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("source", choices=sorted(CONVERTERS), help="which dataset the input is")
     parser.add_argument("input", help="; ".join(f"{k}: {v[1]}" for k, v in sorted(CONVERTERS.items())))
-    parser.add_argument("output", help="dataset file to write (.pkl)")
+    parser.add_argument("output", help="dataset file to write: .npz (holds no code, safe to share) or .pkl "
+                                           "(pyskl's pickle)")
     parser.add_argument("--on-error", default="skip", choices=("skip", "stop"),
                         help="what to do with a malformed input file (default: skip it and say so)")
     parser.add_argument("--labels", metavar="FILE",
@@ -216,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
     if data.get("classes") and top >= len(data["classes"]):
         raise UserError(f"label {top} has no class name: only {len(data['classes'])} names are known "
                         "(give a complete --labels file)")
+    validate_dataset(data, args.input)  # what every command checks on loading, checked before writing
     save_dataset(data, args.output)
     sizes = ", ".join(f"{name} {len(names)}" for name, names in data["split"].items())
     print(f"wrote {len(data['annotations'])} samples to {args.output} ({sizes})")

@@ -19,8 +19,11 @@ import csv
 import hashlib
 import itertools
 import multiprocessing
+import os
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -34,10 +37,12 @@ from tqdm import tqdm
 from stfnet.atomic import atomic_open
 from stfnet.errors import UserError
 from stfnet.layouts import get_layout
+from stfnet.progress import progress
 from train.data.format import SampleError, make_annotation, save_dataset, stratified_split
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 PART_VERSION = 1  # bump when the part file's content changes meaning
+PARENT_CHECK_SECONDS = 0.5  # how often a worker checks that the extracting process still runs
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class ExtractConfig:
     pose_model: str | None = None  # MediaPipe Tasks .task file for several people; None: the bundled model
     on_error: str = "skip"  # a video that cannot be read or shows nobody: skip it, or stop
     clean: bool = False  # delete the per-video parts after the dataset is written
+    fps: float | None = None  # frame rate of every video, for files that report a wrong one; None: each file's
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ def part_is_done(video: Video, settings: str) -> bool:
 
 
 def extract_video(video: Video, layout_name: str, max_people: int, settings: str,
-                  estimator_factory: Callable[[], Any]) -> str:
+                  estimator_factory: Callable[[], Any], fps: float | None = None) -> str:
     """Run the pose estimator over every frame of one video and write its part file. Runs in a worker."""
     # imported here: realtime brings OpenCV and MediaPipe, which only the workers need
     from realtime.pose import to_layout
@@ -158,7 +164,7 @@ def extract_video(video: Video, layout_name: str, max_people: int, settings: str
     frames_kp, frames_sc = [], []
     estimator = estimator_factory()
     try:
-        with VideoSource(video.path) as source:
+        with VideoSource(video.path, fps=fps) as source:
             size = (source.height, source.width)
             fps = source.fps
             for frame in source:
@@ -183,12 +189,24 @@ def extract_video(video: Video, layout_name: str, max_people: int, settings: str
     return video.name
 
 
+def exit_with_parent(parent: int) -> None:
+    """Runs in each worker process: ends it as soon as its parent is gone. A parent killed outright (kill -9)
+    cannot tell its workers, which would otherwise wait for tasks forever, holding their memory."""
+
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is adopted by another process
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)  # nothing of this worker is worth finishing: its part files are written atomically
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Callable[[], Any]) -> list[str]:
     """Extract every video of ``todo``; returns the error messages of the videos skipped."""
     job = partial(extract_video, layout_name=cfg.layout, max_people=cfg.max_people, settings=settings,
-                  estimator_factory=factory)
+                  estimator_factory=factory, fps=cfg.fps)
     skipped: list[str] = []
-    bar = tqdm(total=len(todo), desc="pose extraction", unit="video", file=sys.stderr, disable=None)
+    bar = progress(total=len(todo), desc="pose extraction", unit="video")
 
     def done(error: SampleError | None) -> None:
         bar.update()
@@ -211,7 +229,8 @@ def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Call
         else:
             # one video in flight per worker, none queued: a stop or Ctrl-C leaves nothing behind to finish.
             # Spawned, not forked: a fork of a process whose MediaPipe or torch threads are running can crash.
-            pool = ProcessPoolExecutor(max_workers=cfg.workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = ProcessPoolExecutor(max_workers=cfg.workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=exit_with_parent, initargs=(os.getpid(),))
             waiting, pending = iter(todo), set()
             interrupted = False
             try:
@@ -228,6 +247,10 @@ def _run_all(todo: list[Video], cfg: ExtractConfig, settings: str, factory: Call
                         done(error)
             except KeyboardInterrupt:
                 interrupted = True
+                # Ctrl-C reaches the workers too, SIGTERM only this process: end them, or the pool would wait
+                # for their videos. Python 3.14 has pool.terminate_workers(); before it, only this attribute.
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
                 raise
             finally:  # on a stop, videos under way finish and keep their parts; on Ctrl-C they are dropped
                 pool.shutdown(wait=not interrupted, cancel_futures=True)
@@ -241,6 +264,8 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
     layout = get_layout(cfg.layout)
     if cfg.workers < 0 or cfg.max_people < 1:
         raise UserError("--workers must be 0 or more and --max-people 1 or more")
+    if cfg.fps is not None and not 0 < cfg.fps <= 1000:
+        raise UserError(f"--fps {cfg.fps} is not a frame rate: give a number above 0 and up to 1000")
     if estimator_factory is None:
         from realtime.pose import create_estimator, feedable_layouts
 
@@ -254,7 +279,7 @@ def extract_dataset(cfg: ExtractConfig, estimator_factory: Callable[[], Any] | N
         classes, videos = find_videos(Path(cfg.root), parts)
     else:
         classes, videos = sorted({s.label for s in spans}), span_videos(spans, parts)
-    settings = f"{layout.name}|{cfg.max_people}|{cfg.pose_model or 'bundled'}"
+    settings = f"{layout.name}|{cfg.max_people}|{cfg.pose_model or 'bundled'}" + (f"|{cfg.fps}" if cfg.fps else "")
     todo = [v for v in videos if not part_is_done(v, settings)]
     if len(todo) < len(videos):
         print(f"resuming: {len(videos) - len(todo)} of {len(videos)} videos already extracted in {parts}",
@@ -303,24 +328,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ExtractConfig(root="", output="")
     parser.add_argument("root", help="folder with one subfolder of videos per class (ROOT/<class name>/<video>), "
                                      "or a CSV file of video,label,start_s,end_s spans")
-    parser.add_argument("output", help="dataset file to write (.pkl); per-video results go to OUTPUT.parts/")
+    parser.add_argument("output", help="dataset file to write (.npz, or .pkl for pyskl); per-video results go to "
+                                       "OUTPUT.parts/")
     parser.add_argument("--layout", default=d.layout, help="layout to remap the keypoints to (default: openpose18)")
     parser.add_argument("--workers", type=int, default=d.workers,
                         help="pose-estimation processes (default: 2; 0 runs in this process)")
     parser.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of each class in val")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the random train/val split")
     parser.add_argument("--max-people", type=int, default=d.max_people,
-                        help="persons kept per frame (more than 1 needs --pose-model)")
+                        help="persons kept per frame (several: MediaPipe's bundled networks, or --pose-model)")
     parser.add_argument("--pose-model", help="a MediaPipe Tasks pose_landmarker .task file (several people)")
     parser.add_argument("--on-error", default=d.on_error, choices=("skip", "stop"),
                         help="a video that cannot be read or shows nobody: skip it and say so (default), or stop")
     parser.add_argument("--clean", action="store_true", help="delete OUTPUT.parts/ once the dataset is written")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of the videos, for files that report a wrong one (default: each file's)")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = ExtractConfig(root=args.root, output=args.output, layout=args.layout, workers=args.workers,
                         val_fraction=args.val_fraction, seed=args.seed, max_people=args.max_people,
-                        pose_model=args.pose_model, on_error=args.on_error, clean=args.clean)
+                        pose_model=args.pose_model, on_error=args.on_error, clean=args.clean, fps=args.fps)
     data = extract_dataset(cfg)
     sizes = ", ".join(f"{name} {len(names)}" for name, names in data["split"].items())
     print(f"wrote {len(data['annotations'])} samples of {len(data['classes'])} classes to {args.output} ({sizes})")

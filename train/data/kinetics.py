@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from stfnet.errors import UserError
-from train.data.format import SampleError, make_annotation
+from train.data.format import MAX_FRAMES, SampleError, make_annotation
 
 NUM_JOINTS = 18
 NUM_PERSONS = 2
@@ -40,7 +40,7 @@ def read_labels(path: Path) -> dict[str, dict[str, Any]]:
     """``video_id -> {"has_skeleton", "label", "label_index"}`` from an ST-GCN label file."""
     try:
         labels = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, bad UTF-8, a huge integer
         raise UserError(f"label file {path} cannot be read as JSON ({type(exc).__name__})") from None
     if not isinstance(labels, dict) or not all(isinstance(v, dict) and "label_index" in v for v in labels.values()):
         raise UserError(f"label file {path} is not an ST-GCN Kinetics label file "
@@ -52,13 +52,15 @@ def read_clip(path: Path, image_size: tuple[int, int] = IMAGE_SIZE) -> tuple[np.
     """Keypoints ``(2, T, 18, 2)`` in pixels and scores ``(2, T, 18)`` of one clip JSON."""
     try:
         clip = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, bad UTF-8, a huge integer
         raise SampleError(f"{path.name} is not readable JSON ({type(exc).__name__})") from None
     frames = clip.get("data") if isinstance(clip, dict) else None
     if not isinstance(frames, list):
         raise SampleError(f"{path.name} has no 'data' list of frames (not a Kinetics-skeleton clip)")
     try:
         length = max((int(f["frame_index"]) for f in frames), default=0)
+        if length > MAX_FRAMES:  # the arrays below are allocated for every frame up to the last one
+            raise SampleError(f"{path.name} claims frame {length:,}; a clip has at most {MAX_FRAMES:,} (damaged?)")
         keypoint = np.zeros((NUM_PERSONS, length, NUM_JOINTS, 2), np.float32)
         score = np.zeros((NUM_PERSONS, length, NUM_JOINTS), np.float32)
         for f in frames:
@@ -75,7 +77,7 @@ def read_clip(path: Path, image_size: tuple[int, int] = IMAGE_SIZE) -> tuple[np.
             for m, (pose, sc) in enumerate(persons[:NUM_PERSONS]):
                 keypoint[m, t] = pose.reshape(NUM_JOINTS, 2) * np.asarray(image_size, np.float32)
                 score[m, t] = sc
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SampleError(f"{path.name} has a malformed frame ({type(exc).__name__}: {exc})") from None
     if length == 0 or not score.any():
         raise SampleError(f"{path.name} has no skeleton in any frame")

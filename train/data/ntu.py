@@ -24,6 +24,8 @@ from train.data.prenorm import pre_normalize
 
 NUM_JOINTS = 25
 FPS = 30  # Kinect v2 skeleton rate
+MAX_FRAMES = 10_000  # 5.5 minutes; NTU's samples last seconds, so a file claiming more is broken
+MAX_BODIES = 16  # bodyIDs in one sample; Kinect tracks at most 6 at a time
 NAME_PATTERN = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 XSUB60_TRAIN = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 XSUB120_TRAIN = XSUB60_TRAIN + (45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84,
@@ -67,6 +69,9 @@ def read_skeleton(path: Path) -> np.ndarray:
             raise SampleError(f"{path.name}, line {pos}: expected {what}, found '{text.strip()[:40]}'") from None
 
     num_frames = next_int("the frame count")
+    if num_frames > MAX_FRAMES:
+        raise SampleError(f"{path.name} claims {num_frames:,} frames; an NTU sample has at most {MAX_FRAMES:,} "
+                          "(damaged?)")
     slots: dict[str, int] = {}  # bodyID -> body slot
     placed: list[tuple[int, int, int]] = []  # (slot, frame, first joint line) of every body in every frame
     for frame in range(num_frames):
@@ -81,6 +86,8 @@ def read_skeleton(path: Path) -> np.ndarray:
                 raise SampleError(f"{path.name} ends early at line {len(lines) + 1}, inside a body's joints "
                                   "(truncated?)")
             placed.append((slots.setdefault(fields[0], len(slots)), frame, pos))
+            if len(slots) > MAX_BODIES:  # every body gets a slot in every frame: slots x frames are allocated
+                raise SampleError(f"{path.name} has more than {MAX_BODIES} different bodies (damaged?)")
             pos += NUM_JOINTS
     bodies = np.zeros((len(slots), num_frames, NUM_JOINTS, 3), np.float32)
     if not placed:

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from stfnet.layouts import remap
-from train.data.format import SampleError, make_annotation
+from train.data.format import MAX_FRAMES, SampleError, make_annotation
+from train.data.matfile import load_mat
 
 FORMS = ("openpose18", "penn13")
 FPS = 30.0  # Penn Action's videos are about 30 frames per second
@@ -31,7 +32,6 @@ ACTIONS = ("baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and
 FILE_PATTERN = re.compile(r"^\d+\.mat$")
 # Penn's column order is head, then (left, right) pairs; the "left" column holds the person's right side.
 SIDE_SWAP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11)
-MAX_FRAMES = 100_000  # a real clip has at most a few hundred; a file claiming more is broken
 
 
 def find_files(root: Path) -> list[Path]:
@@ -53,14 +53,9 @@ def _text(mat: dict[str, Any], name: str, path: Path) -> str:
 
 def convert_file(path: Path, form: str) -> dict[str, Any]:
     """One annotation in the dataset format, with ``split`` ("train" or "test") and ``view`` kept."""
-    from scipy.io import loadmat  # scipy is only needed here
-
     if form not in FORMS:
         raise ValueError(f"unknown Penn Action form '{form}': use one of {', '.join(FORMS)}")
-    try:
-        mat = loadmat(str(path))
-    except Exception as exc:  # scipy raises several types for truncated or foreign files
-        raise SampleError(f"{path.name} is not a readable MATLAB file ({type(exc).__name__})") from None
+    mat = load_mat(path)
     x, y, visibility = (_field(mat, name, path) for name in ("x", "y", "visibility"))
     if x.ndim != 2 or x.shape[1] != 13 or y.shape != x.shape or visibility.shape != x.shape:
         raise SampleError(f"{path.name}: 'x', 'y' and 'visibility' must all be (frames, 13), got {x.shape}, "

@@ -18,6 +18,7 @@ import numpy as np
 
 from stfnet.layouts import remap
 from train.data.format import SampleError, make_annotation
+from train.data.matfile import load_mat
 
 FORMS = ("ntu25", "kinect20", "openpose18")
 TRAIN_SUBJECTS = (1, 3, 5, 7)
@@ -38,12 +39,7 @@ def find_files(root: Path) -> list[Path]:
 
 def read_skeleton(path: Path) -> np.ndarray:
     """(T, 20, 3) joints in metres, Kinect camera space."""
-    from scipy.io import loadmat  # scipy is only needed here
-
-    try:
-        mat = loadmat(str(path))
-    except Exception as exc:  # scipy raises several types for truncated or foreign files
-        raise SampleError(f"{path.name} is not a readable MATLAB file ({type(exc).__name__})") from None
+    mat = load_mat(path)
     if "d_skel" not in mat:
         raise SampleError(f"{path.name} has no 'd_skel' array")
     skel = np.asarray(mat["d_skel"], dtype=np.float32)
