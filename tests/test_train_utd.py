@@ -69,3 +69,12 @@ def test_stop_names_the_file_and_writes_nothing(utd_folder, tmp_path, capsys):
 def test_empty_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["convert", "utd-mhad", str(tmp_path), str(tmp_path / "o.pkl")]) == 2
     assert "no UTD-MHAD files" in capsys.readouterr().err
+
+
+def test_a_small_data_protocol_trains_on_fewer_subjects_and_tests_on_the_same_ones(utd_folder, tmp_path, capsys):
+    out = tmp_path / "small.pkl"
+    assert main(["convert", "utd-mhad", str(utd_folder), str(out), "--train-subjects", "1", "3"]) == 0
+    assert load_dataset(out)["split"] == {"xsub_train": ["a1_s1_t1", "a5_s3_t2"],
+                                          "xsub_test": ["a1_s2_t1", "a5_s4_t2", "a27_s8_t4"]}
+    assert main(["convert", "utd-mhad", str(utd_folder), str(tmp_path / "bad.pkl"), "--train-subjects", "2"]) == 2
+    assert "--train-subjects must be among" in capsys.readouterr().err

@@ -55,7 +55,8 @@ def test_uniform_mcf_attention_loses_to_class_evidence(tmp_path):
 
 def test_on_real_gestures_the_default_views_differ_between_classes(tmp_path):
     root = shared_path("data", "utd-mhad")
-    args = type("Args", (), {"input": str(root), "form": "openpose18", "on_error": "skip", "labels": None})()
+    args = type("Args", (), {"input": str(root), "form": "openpose18", "on_error": "skip", "labels": None,
+                             "train_subjects": None})()
     data = convert_utd(args)
     ckpt = load_checkpoint(resolve_model("gestures"))
     # Eight classes of different kinds (arms, legs, whole body), four training samples each: real skeletons.

@@ -70,7 +70,10 @@ def convert_utd(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"no UTD-MHAD files (a*_s*_t*_skeleton.mat) found in {root}")
     form = _form(args, utd.FORMS)
     annotations = convert_all(files, lambda p: utd.convert_file(p, form), args.on_error, "UTD-MHAD")
-    return {"split": utd.cross_subject_split(annotations), "annotations": annotations,
+    subjects = tuple(args.train_subjects or utd.TRAIN_SUBJECTS)
+    if not set(subjects) <= set(utd.TRAIN_SUBJECTS):
+        raise UserError(f"--train-subjects must be among UTD-MHAD's training subjects {utd.TRAIN_SUBJECTS}")
+    return {"split": utd.cross_subject_split(annotations, subjects), "annotations": annotations,
             "classes": read_label_names(args.labels) or utd.read_action_names(root), "layout": form,
             "fps": utd.FPS}
 
@@ -194,6 +197,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--form", choices=sorted(set(utd.FORMS) | set(penn.FORMS)),
                         help="layout to convert to; utd-mhad: 3D ntu25 (default) or kinect20, or live-style 2D "
                              "openpose18; penn-action: openpose18 (default) or penn13")
+    group = parser.add_argument_group("utd-mhad")
+    group.add_argument("--train-subjects", type=int, nargs="+", metavar="S",
+                       help="training subjects (default: 1 3 5 7; fewer for a small-data protocol, e.g. 1 3)")
     group = parser.add_argument_group("ntu")
     group.add_argument("--missing", metavar="FILE",
                        help="NTU's list of samples with missing skeletons: those samples are left out")

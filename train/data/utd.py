@@ -78,8 +78,11 @@ def read_action_names(root: Path) -> list[str]:
     return list(ACTIONS)
 
 
-def cross_subject_split(annotations: list[dict]) -> dict[str, list[str]]:
+def cross_subject_split(annotations: list[dict], train_subjects: tuple[int, ...] = TRAIN_SUBJECTS
+                        ) -> dict[str, list[str]]:
+    """The standard test subjects (2, 4, 6, 8) always; ``train_subjects`` (a subset of 1, 3, 5, 7 for a
+    small-data protocol) train."""
     return {
-        "xsub_train": [a["frame_dir"] for a in annotations if a["subject"] in TRAIN_SUBJECTS],
+        "xsub_train": [a["frame_dir"] for a in annotations if a["subject"] in train_subjects],
         "xsub_test": [a["frame_dir"] for a in annotations if a["subject"] not in TRAIN_SUBJECTS],
     }
