@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 from reference_stfnet import ReferenceSTFNet
@@ -165,7 +167,8 @@ def test_training_is_the_same_without_onednn():
     model, _ = _twins(VARIANTS["stfnet"])
     plain = STFNet(VARIANTS["stfnet"])
     plain.load_state_dict(model.state_dict())
-    with torch.backends.mkldnn.flags(enabled=False):
+    with warnings.catch_warnings(), torch.backends.mkldnn.flags(enabled=False):
+        warnings.filterwarnings("ignore", message="TF32 acceleration")  # torch announces a GPU feature
         expected = _train_losses(plain, steps=3, lr=0.01)
     torch.testing.assert_close(_train_losses(model, steps=3, lr=0.01), expected, rtol=1e-4, atol=1e-6)
 
