@@ -17,6 +17,10 @@ Choices where the paper is silent (switches in ``STFNetConfig`` where an ablatio
 - TDF multiplies the features by its sigmoid weights (squeeze-and-excitation style), so they lie in (0, 1).
 - The input BatchNorm normalises each (joint, channel) pair shared across persons, so a model trained with
   two persons runs on one.
+
+How it is computed (``stfnet/ops.py``): features stay channels-last from the input to the head and convolutions go
+straight to oneDNN; the same function as the plain formulation, faster on the CPU. ``stfnet/inference.py`` turns a
+trained model into a frozen, faster form with the same outputs.
 """
 
 from __future__ import annotations
