@@ -18,6 +18,7 @@ import torch
 from stfnet.atomic import atomic_open
 from stfnet.errors import CheckpointError
 from stfnet.features import STREAMS, NormalizeConfig
+from stfnet.inference import FusedSTFNet, fuse_for_inference
 from stfnet.layouts import Layout, get_layout
 from stfnet.model import STFNet, STFNetConfig
 
@@ -38,11 +39,13 @@ class Checkpoint:
     def layout(self) -> Layout:
         return get_layout(self.model_config.layout)
 
-    def build_model(self, device: str | torch.device = "cpu") -> STFNet:
-        """The model with these weights, in eval mode, on ``device``."""
+    def build_model(self, device: str | torch.device = "cpu", fused: bool = False) -> STFNet | FusedSTFNet:
+        """The model with these weights, in eval mode, on ``device``; ``fused``: its inference form
+        (``stfnet.inference``), same outputs and focus maps, faster, but frozen and without the model's internals."""
         model = STFNet(self.model_config)
         load_weights(model, self)
-        return model.to(device).eval()
+        model = model.to(device).eval()
+        return fuse_for_inference(model) if fused else model
 
 
 def _config_to_dict(cfg: STFNetConfig) -> dict[str, Any]:

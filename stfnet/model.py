@@ -17,17 +17,21 @@ Choices where the paper is silent (switches in ``STFNetConfig`` where an ablatio
 - TDF multiplies the features by its sigmoid weights (squeeze-and-excitation style), so they lie in (0, 1).
 - The input BatchNorm normalises each (joint, channel) pair shared across persons, so a model trained with
   two persons runs on one.
+
+How it is computed (``stfnet/ops.py``): features stay channels-last from the input to the head and convolutions go
+straight to oneDNN; the same function as the plain formulation, faster on the CPU. ``stfnet/inference.py`` turns a
+trained model into a frozen, faster form with the same outputs.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stfnet import ops
 from stfnet.graph import spatial_partitions
 from stfnet.layouts import Layout, get_layout, part_pooling
 
@@ -72,11 +76,9 @@ class SCN(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        n, _, t, v = x.shape
-        graph = self.graph if self.mask is None else self.graph + self.mask
-        y = self.conv(x).view(n, graph.shape[0], -1, t, v)  # (N, K, C', T, V)
-        y = torch.einsum("nkctv,kvw->nctw", y, graph)  # (N, C', T, V)
-        return F.relu(self.bn(y))
+        graph = self.graph if self.mask is None else self.graph + self.mask  # (K, V, V)
+        y = ops.graph_conv(x, graph, self.conv.weight, self.conv.bias)  # (N, C', T, V)
+        return F.relu(self.bn(y), inplace=True)
 
 
 class MCF(nn.Module):
@@ -96,21 +98,12 @@ class MCF(nn.Module):
             nn.init.zeros_(self.bn.weight)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        n, _, t, v = x.shape
-        embedded = self.embed(self.reduce(x))  # (N, 3C/a, T, V)
-        query, key_value = embedded.split([self.inner, 2 * self.inner], dim=1)  # (N, C/a, T, V), (N, 2C/a, T, V)
-        query = query.flatten(1, 2).transpose(1, 2)  # (N, V, C/a*T)
-        key_value = torch.einsum("nctv,vp->nctp", key_value, self.pool)  # (N, 2C/a, T, P): joints -> parts
-        key, value = (kv.flatten(1, 2) for kv in key_value.chunk(2, dim=1))  # (N, C/a*T, P) each
-        similarity = query @ key / math.sqrt(query.shape[-1])  # (N, V, P)
-        maps, context = [], 0
-        for weight, sim, val in zip(self.grain_weights, similarity.split(self.grain_sizes, -1),
-                                    value.split(self.grain_sizes, -1), strict=True):
-            attention = sim.softmax(dim=-1)  # (N, V, V_i)
-            maps.append(attention)
-            context = context + weight * (val @ attention.transpose(1, 2))  # (N, C/a*T, V)
-        context = context.view(n, -1, t, v)  # (N, C/a, T, V)
-        return x + self.bn(self.expand(context)), maps
+        embedded = ops.conv(ops.conv(x, self.reduce), self.embed)  # (N, 3C/a, T, V)
+        query, key, value = ops.joint_rows(embedded).chunk(3, dim=-1)  # (N*T, V, C/a) each, views
+        pool = ops.weighted_pool(self.pool, self.grain_weights, self.grain_sizes)  # (V, P)
+        context, maps = ops.multi_grain_focus(query, key, value, self.pool, pool, self.grain_sizes, x.shape[0])
+        # in place: no copy of the (N, C, T, V) features, and BatchNorm's backward needs its input, not its output
+        return self.bn(ops.conv(ops.from_joint_rows(context, x.shape[0]), self.expand)).add_(x), maps  # (N, C, T, V)
 
 
 class TDF(nn.Module):
@@ -129,11 +122,16 @@ class TDF(nn.Module):
         self.excite = nn.Conv1d(inner, channels, kernel, padding=kernel // 2, groups=inner)  # C/4 cardinalities
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        pooled = x.mean(dim=-1)  # (N, C, T)
+        rows = x.permute(0, 2, 3, 1)  # (N, T, V, C): a view of channels-last features
+        pooled = rows.sum(dim=2) / x.shape[-1]  # (N, T, C): the mean, but a backward that only broadcasts
         if self.motion:
-            pooled = F.pad(pooled[..., 1:] - pooled[..., :-1], (0, 1))  # (N, C, T), last frame has no successor
-        weights = torch.sigmoid(self.excite(self.squeeze(pooled)))  # (N, C, T)
-        return x * weights.unsqueeze(-1), weights
+            pooled = ops.frame_differences(pooled)
+        pooled = pooled.transpose(1, 2).unsqueeze(2)  # (N, C, 1, T), channels-last
+        conv1, bn, relu = self.squeeze
+        squeezed = relu(bn(ops.conv(pooled, conv1).squeeze(2))).unsqueeze(2)  # (N, C/r, 1, T)
+        weights = torch.sigmoid(ops.conv(squeezed, self.excite)).squeeze(2)  # (N, C, T)
+        # multiplied as rows, so that the gradient of the weights sums over contiguous joints
+        return (rows * weights.transpose(1, 2).unsqueeze(2)).permute(0, 3, 1, 2), weights
 
 
 class STFBlock(nn.Module):
@@ -166,10 +164,12 @@ class STFBlock(nn.Module):
             y, maps = self.mcf(y)
         if self.tdf is not None:
             y, weights = self.tdf(y)
-        y = self.tcn(y)  # (N, C', T / stride, V)
-        if self.residual is not None:
-            y = y + self.residual(x)
-        return F.relu(y), maps, weights
+        y = ops.dropout(self.tcn[1](ops.conv(y, self.tcn[0])), self.tcn[2])  # (N, C', T / stride, V)
+        if isinstance(self.residual, nn.Sequential):
+            y += self.residual[1](ops.conv(x, self.residual[0]))  # in place: BatchNorm and dropout keep no output
+        elif self.residual is not None:
+            y += x
+        return F.relu(y, inplace=True), maps, weights
 
 
 class STFNet(nn.Module):
@@ -199,6 +199,7 @@ class STFNet(nn.Module):
         )
         self.num_features = 4 * c
         self.head = nn.Linear(self.num_features, cfg.num_classes)
+        ops.store_weights_channels_last(self)
 
     def _check_input(self, x: Tensor) -> None:
         if x.ndim != 5:
@@ -214,6 +215,7 @@ class STFNet(nn.Module):
         n, c, t, v, m = x.shape
         x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # (N*M, V*C, T)
         x = self.data_bn(x).view(n * m, v, c, t).permute(0, 2, 3, 1)  # (N*M, C, T, V)
+        x = x.contiguous(memory_format=torch.channels_last)  # stored (N*M, T, V, C): see stfnet/ops.py
         maps = FocusMaps(mcf={}, mcf_grain_weights={}, tdf={})
         for layer, block in enumerate(self.blocks):
             x, mcf_maps, tdf_weights = block(x)

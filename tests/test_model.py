@@ -1,7 +1,10 @@
+import warnings
+
 import pytest
 import torch
+from reference_stfnet import ReferenceSTFNet
 
-from stfnet import STFNet, STFNetConfig, stgcn_config
+from stfnet import STFNet, STFNetConfig, get_layout, stgcn_config
 
 TINY = {"base_channels": 8, "num_classes": 5}
 
@@ -108,3 +111,82 @@ def test_bad_input_is_named(shape, message):
 def test_too_many_grains_is_refused():
     with pytest.raises(ValueError, match="num_grains must be between 1 and 2 for layout 'openpose18'"):
         STFNet(STFNetConfig(num_grains=3, **TINY))
+
+
+# --- the fast computation (channels-last, oneDNN, reassociated MCF) is the same function as before ------------------
+# Same math, different float rounding: a tiny randomly initialised model can amplify float32 rounding a lot (a few
+# percent in a gradient now and then), so "the same function" is tested in float64, where both must agree to rounding,
+# and float32 training is compared over a few small steps.
+
+def _train_losses(model: torch.nn.Module, steps: int, lr: float, dtype: torch.dtype = torch.float32) -> list[float]:
+    """Losses of a few SGD steps on fixed random batches (dropout draws from a fixed seed too)."""
+    from train.loop import optimization_step
+
+    gen = torch.Generator().manual_seed(0)
+    cfg = model.cfg
+    v = get_layout(cfg.layout).num_joints
+    model.to(dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+    torch.manual_seed(0)
+    losses = []
+    for _ in range(steps):
+        x = torch.randn(4, cfg.in_channels, 12, v, 2, generator=gen, dtype=dtype)
+        y = torch.randint(0, cfg.num_classes, (4,), generator=gen)
+        losses.append(optimization_step(model.train(), optimizer, x, y, None)[0].item())
+    return losses
+
+
+def _twins(cfg: STFNetConfig) -> tuple[STFNet, ReferenceSTFNet]:
+    reference = ReferenceSTFNet(cfg)
+    model = STFNet(cfg)
+    assert {k: v.shape for k, v in model.state_dict().items()} == \
+        {k: v.shape for k, v in reference.state_dict().items()}
+    model.load_state_dict(reference.state_dict())
+    return model, reference
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_training_is_the_same_function_as_before_the_speed_work(name):
+    model, reference = _twins(VARIANTS[name])
+    expected = _train_losses(reference, steps=3, lr=0.05, dtype=torch.float64)
+    torch.testing.assert_close(_train_losses(model, steps=3, lr=0.05, dtype=torch.float64), expected,
+                               rtol=1e-10, atol=1e-12)
+    for (key, got), want in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10, msg=f"{key} differs")
+
+
+@pytest.mark.parametrize("name", ["stfnet", "stgcn", "tdf_motion", "ntu_three_grains"])
+def test_float32_training_matches_the_model_before_the_speed_work(name):
+    model, reference = _twins(VARIANTS[name])
+    torch.testing.assert_close(_train_losses(model, steps=3, lr=0.01), _train_losses(reference, steps=3, lr=0.01),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_training_is_the_same_without_onednn():
+    """ops.conv2d calls oneDNN directly; with it switched off the same model trains through F.conv2d."""
+    model, _ = _twins(VARIANTS["stfnet"])
+    plain = STFNet(VARIANTS["stfnet"])
+    plain.load_state_dict(model.state_dict())
+    with warnings.catch_warnings(), torch.backends.mkldnn.flags(enabled=False):
+        warnings.filterwarnings("ignore", message="TF32 acceleration")  # torch announces a GPU feature
+        expected = _train_losses(plain, steps=3, lr=0.01)
+    torch.testing.assert_close(_train_losses(model, steps=3, lr=0.01), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_features_stay_channels_last_through_every_block():
+    """A block that returned channels-first features would make every later convolution copy its input."""
+    model = STFNet(VARIANTS["stfnet"]).eval()
+    layouts = []
+    for block in model.blocks:
+        block.register_forward_hook(
+            lambda _m, _i, out: layouts.append(out[0].is_contiguous(memory_format=torch.channels_last)))
+    with torch.no_grad():
+        model(_input(VARIANTS["stfnet"], n=2, t=16, m=2))
+    assert layouts == [True] * len(model.blocks)
+
+
+def test_conv_weights_are_stored_channels_last_with_the_same_state_dict_values():
+    model, reference = _twins(VARIANTS["stfnet"])
+    for (key, got), want in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(got, want), key
+    assert model.blocks[1].tcn[0].weight.is_contiguous(memory_format=torch.channels_last)
