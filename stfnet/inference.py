@@ -160,6 +160,7 @@ class FusedSTFNet(nn.Module):
         self.head = copy.deepcopy(model.head)
 
     _check_input = STFNet._check_input  # uses only cfg and layout
+    class_evidence = STFNet.class_evidence  # uses only the head
 
     def _run(self, x: Tensor, maps: FocusMaps | None) -> Tensor:
         self._check_input(x)
@@ -173,6 +174,8 @@ class FusedSTFNet(nn.Module):
                 maps.mcf_grain_weights[layer] = block.mcf.grain_weights
             if maps is not None and tdf_weights is not None:
                 maps.tdf[layer] = tdf_weights
+        if maps is not None:
+            maps.features = x.view(n, m, *x.shape[1:])  # (N, M, C', T', V)
         features = ops.joint_rows(x).view(n, -1, x.shape[1]).mean(dim=1)  # (N, C'): over persons, frames, joints
         return self.head(features)
 

@@ -55,6 +55,7 @@ from stfnet.atomic import atomic_open, write_text
 from stfnet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from stfnet.errors import UserError
 from stfnet.features import clip_windows, prepare
+from stfnet.inference import FusedSTFNet
 from stfnet.layouts import Layout
 from stfnet.model import STFNet
 from train.analysis.contributions import contributions_table, split_contributions
@@ -83,11 +84,11 @@ class Explanation:
 
 
 @torch.no_grad()
-def explain_window(model: STFNet, x: np.ndarray) -> Explanation:
-    """Run ``model`` (in eval mode) on one window ``(C, T, V, M)``."""
+def explain_window(model: STFNet | FusedSTFNet, x: np.ndarray) -> Explanation:
+    """Run ``model`` (in eval mode, or its fused inference form) on one window ``(C, T, V, M)``."""
     batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]  # (1, C, T, V, M)
-    features = model.forward_features(batch)  # (1, M, C', T', V)
     logits, maps = model.forward_with_maps(batch)
+    features = maps.features  # (1, M, C', T', V)
     return Explanation(
         input=batch[0].numpy(),
         probabilities=logits[0].softmax(dim=-1).numpy(),
