@@ -76,11 +76,15 @@ class LineProgress:
         self.closed = True
 
     def line(self, now: float) -> str:
-        done = f"{self.n}/{self.total} {self.unit}s ({self.n / self.total:.0%})" if self.total else \
-            f"{self.n} {self.unit}s"
+        units = _plural(self.unit)
+        done = f"{self.n}/{self.total} {units} ({self.n / self.total:.0%})" if self.total else f"{self.n} {units}"
         rate = self.n / max(now - self.started, 1e-9)
-        return f"{self.desc}: {done}, {rate:.1f} {self.unit}s/s" + (f", {self.postfix}" if self.postfix else "")
+        return f"{self.desc}: {done}, {rate:.1f} {units}/s" + (f", {self.postfix}" if self.postfix else "")
 
     def _print(self, now: float) -> None:
         print(self.line(now), file=self.file, flush=True)
         self.printed = True
+
+
+def _plural(unit: str) -> str:
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
