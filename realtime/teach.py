@@ -6,7 +6,7 @@
     session.samples()                                     # [SampleInfo(name, label, frames, seconds)]
     session.dataset_path, session.model_path              # what `main.py train` reads, what it produced
 
-The dataset is the one format every command reads (``dataset.pkl``: a single ``train`` split; every sample keeps
+The dataset is the one format every command reads (``dataset.npz``: a single ``train`` split; every sample keeps
 its own frame rate), rewritten atomically after every change, so closing or killing the app never loses a
 saved sample and never leaves half a file. Samples are in the layout of the model they were recorded for; a
 folder refuses samples of another layout.
@@ -75,7 +75,7 @@ class TeachSession:
     def __init__(self, folder: Path, layout: Layout) -> None:
         self.folder = folder
         self.layout = layout
-        self.dataset_path = folder / "dataset.pkl"
+        self.dataset_path = folder / "dataset.npz"  # the format that runs no code when read
         self.model_path = folder / "model.pt"
         self._data = self._load()
 

@@ -149,6 +149,6 @@ def test_samples_survive_the_app_being_killed_mid_recording(tmp_path):
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    data = load_dataset(tmp_path / "home" / "models" / "my-actions" / "dataset.pkl")
+    data = load_dataset(tmp_path / "home" / "models" / "my-actions" / "dataset.npz")
     assert [a["action"] for a in data["annotations"]] == ["wave", "wave"]
     assert not list((tmp_path / "home").rglob("*.tmp"))
