@@ -5,13 +5,15 @@
     python main.py train ...       train a checkpoint; see `python main.py <command> --help`
 
 Each command lives in its own module, which provides ``add_arguments(parser)`` and ``run(args) -> int``;
-modules are imported only when their command runs, so `--help` and light commands start fast.
+modules are imported only when their command runs, so `--help` and light commands start fast. ``--verbose``
+(anywhere on the line) lets MediaPipe's and LiteRT's own log lines through; they are silenced otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -45,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--verbose" in argv:  # anywhere: let MediaPipe's and LiteRT's own log lines through (realtime.pose)
+        argv.remove("--verbose")
+        os.environ["STFNET_VERBOSE"] = "1"
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["gui", *argv]
     if argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.pose import KEEP_SIZE_FACTOR, MIN_PERSON_SIZE, MIN_VISIBILITY, Person, big_enough
+from realtime.pose import KEEP_SIZE_FACTOR, MIN_PERSON_SIZE, MIN_VISIBILITY, Person, big_enough, quiet_native_logs
 from stfnet.errors import SourceError
 
 DETECTOR_SIZE = 224
@@ -180,12 +180,13 @@ class MultiPersonPose:
             raise SourceError("following several people needs the LiteRT interpreter: pip install ai-edge-litert") \
                 from None
         modules = _modules()
-        self._detector = Interpreter(model_path=str(modules / "pose_detection" / "pose_detection.tflite"),
-                                     num_threads=threads)
-        self._landmarker = Interpreter(model_path=str(modules / "pose_landmark" / "pose_landmark_full.tflite"),
-                                       num_threads=threads)
-        for interpreter in (self._detector, self._landmarker):
-            interpreter.allocate_tensors()
+        with quiet_native_logs():  # LiteRT announces its CPU delegate
+            self._detector = Interpreter(model_path=str(modules / "pose_detection" / "pose_detection.tflite"),
+                                         num_threads=threads)
+            self._landmarker = Interpreter(model_path=str(modules / "pose_landmark" / "pose_landmark_full.tflite"),
+                                           num_threads=threads)
+            for interpreter in (self._detector, self._landmarker):
+                interpreter.allocate_tensors()
         self._anchors = ssd_anchors()
         self.max_people = max_people
         self.detect_every = detect_every

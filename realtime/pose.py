@@ -17,8 +17,10 @@ list[Person]`` is a ``PoseEstimator``; tests use fakes. Estimators are used from
 from __future__ import annotations
 
 import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +41,29 @@ MIN_PERSON_SIZE = 0.3
 # Someone already followed stays followed down to this share of MIN_PERSON_SIZE: a person who crouches or bends
 # is not dropped (hysteresis), while people far away are never taken up.
 KEEP_SIZE_FACTOR = 0.6
+# MediaPipe's native code announces its graph and networks over the first frames (the landmark network starts only
+# once a person is found); that many frames run with its stderr silenced (see quiet_native_logs).
+QUIET_FRAMES = 30
+
+
+@contextmanager
+def quiet_native_logs(enabled: bool = True) -> Iterator[None]:
+    """Send what native code writes to stderr (MediaPipe's and LiteRT's start-up notes and warnings about
+    themselves, which the user cannot act on) to /dev/null while the block runs, unless ``STFNET_VERBOSE`` is set
+    (``main.py --verbose``). Used only around starting a model and its first frame."""
+    if not enabled or os.environ.get("STFNET_VERBOSE") or not hasattr(os, "dup2"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -100,18 +125,22 @@ class MediaPipePose:
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
                  min_size: float = MIN_PERSON_SIZE) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ start-up chatter off the terminal
-        from mediapipe.python.solutions import pose as mp_pose
+        with quiet_native_logs():
+            from mediapipe.python.solutions import pose as mp_pose
 
+            self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity,
+                                      min_detection_confidence=min_detection_confidence,
+                                      min_tracking_confidence=min_tracking_confidence)
         self.min_visibility = min_visibility
         self.min_size = min_size
         self._following = False  # a person was returned for the previous frame
-        self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity,
-                                  min_detection_confidence=min_detection_confidence,
-                                  min_tracking_confidence=min_tracking_confidence)
+        self._quiet_frames = QUIET_FRAMES  # MediaPipe starts its networks over the first frames, and says so
 
     def __call__(self, frame: np.ndarray) -> list[Person]:
         height, width = frame.shape[:2]
-        result = self._pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        with quiet_native_logs(self._quiet_frames > 0):
+            result = self._pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        self._quiet_frames -= 1
         if result.pose_landmarks is None:
             self._following = False
             return []
@@ -146,10 +175,12 @@ class MediaPipeLandmarker:
         options = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(path)),
                                                running_mode=vision.RunningMode.VIDEO, num_poses=num_poses)
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            with quiet_native_logs():
+                self._landmarker = vision.PoseLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise SourceError(f"pose model {path} could not be loaded ({exc})") from None
         self._last_ms = -1
+        self._quiet_frames = QUIET_FRAMES
 
     def __call__(self, frame: np.ndarray) -> list[Person]:
         height, width = frame.shape[:2]
@@ -157,7 +188,9 @@ class MediaPipeLandmarker:
                                data=cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
         # VIDEO mode needs strictly increasing timestamps; the wall clock gives its tracker real time steps.
         self._last_ms = max(self._last_ms + 1, int(time.monotonic() * 1000))
-        result = self._landmarker.detect_for_video(image, self._last_ms)
+        with quiet_native_logs(self._quiet_frames > 0):
+            result = self._landmarker.detect_for_video(image, self._last_ms)
+        self._quiet_frames -= 1
         people = people_from_landmarker_result(result, width, height, self.min_visibility)
         return [p for p in people if big_enough(p, frame.shape, self.min_size)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import cv2
@@ -141,3 +142,17 @@ def test_a_person_lying_horizontally_is_found_like_one_standing():
         assert big_enough(Person(keypoints, scores, "mediapipe33"), (360, 640, 3), min_size=0.3)  # 160 >= 108
     # A portrait frame: the shorter side is the width.
     assert not big_enough(Person(lying, scores, "mediapipe33"), (1280, 720, 3), min_size=0.3)  # 160 < 216
+
+
+def test_native_log_lines_are_silenced_unless_verbose(capfd, monkeypatch):
+    from realtime.pose import quiet_native_logs
+
+    monkeypatch.delenv("STFNET_VERBOSE", raising=False)
+    with quiet_native_logs():
+        os.write(2, b"W0000 native chatter\n")  # as MediaPipe's C++ code writes: straight to file descriptor 2
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+    monkeypatch.setenv("STFNET_VERBOSE", "1")
+    with quiet_native_logs():
+        os.write(2, b"shown\n")
+    assert capfd.readouterr().err == "shown\n"

@@ -15,6 +15,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QThread, QTimer
 from PyQt6.QtGui import QColor, QPalette
@@ -22,12 +23,15 @@ from PyQt6.QtWidgets import QApplication
 
 from realtime.gui.platform import missing_x11_packages, prepare_qt_environment
 from realtime.gui.widgets import style
-from realtime.gui.window import MainWindow
-from realtime.gui.worker import PipelineWorker, WorkerConfig
 from realtime.pose import MIN_VISIBILITY
 from stfnet.errors import UserError
 
+if TYPE_CHECKING:  # the window brings torch: imported when the window is made, so --help answers at once
+    from realtime.gui.window import MainWindow
+    from realtime.gui.worker import WorkerConfig
+
 DEFAULT_SCREENSHOT_SECONDS = 10.0
+DEFAULT_EVERY_MS = 100.0  # the display needs no more than ten predictions a second; pose gets the CPU
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="people to follow (MediaPipe's bundled models; or a .task file with --pose-model)")
     parser.add_argument("--confidence", type=float, default=MIN_VISIBILITY,
                         help="joints the pose estimator is less sure of count as not seen (0-1)")
-    parser.add_argument("--every-ms", type=float, default=WorkerConfig.every_ms,
+    parser.add_argument("--every-ms", type=float, default=DEFAULT_EVERY_MS,
                         help="classify at most every N ms of wall-clock time")
     parser.add_argument("--skeleton-only", action="store_true",
                         help="draw the skeleton on a blank canvas instead of the video (View > Show video)")
@@ -76,6 +80,9 @@ def apply_theme(app: QApplication) -> None:
 
 def create_window(config: WorkerConfig | None = None) -> MainWindow:
     """The window with its capture worker moved to a new QThread (started by ``window.start()``)."""
+    from realtime.gui.window import MainWindow
+    from realtime.gui.worker import PipelineWorker
+
     app = QApplication.instance()
     if isinstance(app, QApplication):
         apply_theme(app)
@@ -104,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
                         f"{' '.join(missing)}` (Debian/Ubuntu names), or run with QT_QPA_PLATFORM=offscreen")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("STF-Net Live")
+    from realtime.gui.worker import WorkerConfig
+
     window = create_window(WorkerConfig(every_ms=args.every_ms))
     window.action_show_video.setChecked(not args.skeleton_only)
     window.show()

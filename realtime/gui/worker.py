@@ -27,6 +27,7 @@ import numpy as np
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal, pyqtSlot
 
 from realtime.engine import Engine, EngineConfig, PoseResult
+from realtime.gui.app import DEFAULT_EVERY_MS
 from realtime.gui.player import SeekableVideo
 from realtime.pose import Person, PoseEstimator, check_feedable, create_estimator, to_layout
 from realtime.recognizer import Prediction, Recognizer, TrackedPerson
@@ -50,7 +51,7 @@ class WorkerConfig:
     # (model, max_people) -> estimator; model None: MediaPipe's bundled models, else a .task file
     pose: Callable[[Path | None, int], PoseEstimator] = create_estimator
     recognizer: Callable[[Path], Recognizer] = Recognizer.from_file
-    every_ms: float = 100.0  # at most one prediction per this many ms: the display needs no more, pose gets the CPU
+    every_ms: float = DEFAULT_EVERY_MS  # at most one prediction per this many ms
 
 
 @dataclass(frozen=True)
