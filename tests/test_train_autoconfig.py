@@ -149,3 +149,14 @@ def test_loss_spikes_and_unpredicted_classes_are_reported():
     kinds = {d["kind"] for d in diagnose(history, [0, 0, 1, 1], ["a", "b", "c"])}
     assert kinds == {"loss_spike", "unpredicted_classes"}
     assert diagnose(history[:3], [0, 1, 2], ["a", "b", "c"]) == []
+
+
+def test_the_mirror_check_turns_mirroring_off_when_left_and_right_are_the_classes(tmp_path, monkeypatch):
+    data = tiny_dataset(tmp_path / "d.pkl", per_class_train=12, per_class_val=2)  # right arm, left arm, right leg
+    monkeypatch.setattr(train.loop, "MIRROR_CHECK_MIN_STEPS", 120)
+    cfg = tiny_train_config(tmp_path / "d.pkl", tmp_path / "run", val_split=None, test_split=None, epochs=None,
+                            lr=0.05, augment=autoconfig.AugmentConfig(rotate=0.0, scale=0.0, shift=0.0))
+    mirror, outcome = choose_mirror(cfg, data)
+    assert outcome["val_top1"] - outcome["val_top1_mirrored"] > 0.1 and mirror == 0.0
+    assert not list((tmp_path / "run" / "mirror-check").glob("*.pt"))  # only the figures are kept
+    assert (tmp_path / "run" / "mirror-check" / "metrics.json").is_file()

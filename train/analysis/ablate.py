@@ -176,8 +176,7 @@ def plan(args: argparse.Namespace, data: dict[str, Any]) -> tuple[Layout, list[R
                         f"({layout.num_grains} grains): choose from {', '.join(available)}")
     chosen = [v for v in available.values() if not args.configs or v.name in args.configs]
     if args.mirror is None:  # decided once, on the full model, then written into every run's command
-        check = dataclasses.replace(build(available["stfnet"], args.seeds[0]).config,
-                                    out=str(Path(args.out) / "mirror-check" / "run"))
+        check = dataclasses.replace(build(available["stfnet"], args.seeds[0]).config, out=str(args.out))
         args.mirror = loop.choose_mirror(check, data)[0]
     return layout, [build(v, seed) for v in chosen for seed in args.seeds]
 

@@ -136,6 +136,13 @@ def mirror_permutation(layout: Layout) -> list[int]:
     return [index.get(swap[n[:2]] + n[2:], j) if n[:2] in swap else j for j, n in enumerate(layout.joints)]
 
 
+def mirror(x: np.ndarray, layout: Layout) -> np.ndarray:
+    """Input ``(C, T, V, M)`` as in a mirror: x negated, each left joint swapped with its right one."""
+    out = x[:, :, mirror_permutation(layout)].copy()
+    out[0] = -out[0]
+    return out
+
+
 def augment_coords(x: np.ndarray, layout: Layout, coords: int, cfg: AugmentConfig,
                    rng: np.random.Generator) -> np.ndarray:
     """Random rotation, scale, squash, shift, jitter and mirror of normalised input ``(C, T, V, M)``.
@@ -154,8 +161,7 @@ def augment_coords(x: np.ndarray, layout: Layout, coords: int, cfg: AugmentConfi
     if cfg.jitter > 0:
         xyz += rng.normal(0, cfg.jitter, xyz.shape)
     if cfg.mirror > 0 and rng.random() < cfg.mirror:
-        xyz[0] = -xyz[0]
-        x[:] = x[:, :, mirror_permutation(layout)]
+        x[:] = mirror(x, layout)
         seen = seen[:, :, mirror_permutation(layout)]
     xyz *= seen
     return x.astype(np.float32)
