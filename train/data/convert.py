@@ -63,13 +63,19 @@ def _form(args: argparse.Namespace, forms: tuple[str, ...]) -> str:
     return form
 
 
+def _convert_mat_folder(args: argparse.Namespace, module: Any, name: str, pattern: str) -> tuple[str, list[dict]]:
+    """The form asked for and the annotations of every file of a folder of MATLAB files (UTD-MHAD, Penn Action)."""
+    root = Path(args.input)
+    files = module.find_files(root) if root.is_dir() else []
+    if not files:
+        raise UserError(f"no {name} files ({pattern}) found in {root}")
+    form = _form(args, module.FORMS)
+    return form, convert_all(files, lambda p: module.convert_file(p, form), args.on_error, name)
+
+
 def convert_utd(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.input)
-    files = utd.find_files(root) if root.is_dir() else []
-    if not files:
-        raise UserError(f"no UTD-MHAD files (a*_s*_t*_skeleton.mat) found in {root}")
-    form = _form(args, utd.FORMS)
-    annotations = convert_all(files, lambda p: utd.convert_file(p, form), args.on_error, "UTD-MHAD")
+    form, annotations = _convert_mat_folder(args, utd, "UTD-MHAD", "a*_s*_t*_skeleton.mat")
     subjects = tuple(args.train_subjects or utd.TRAIN_SUBJECTS)
     if not set(subjects) <= set(utd.TRAIN_SUBJECTS):
         raise UserError(f"--train-subjects must be among UTD-MHAD's training subjects {utd.TRAIN_SUBJECTS}")
@@ -79,12 +85,7 @@ def convert_utd(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def convert_penn(args: argparse.Namespace) -> dict[str, Any]:
-    root = Path(args.input)
-    files = penn.find_files(root) if root.is_dir() else []
-    if not files:
-        raise UserError(f"no Penn Action annotation files (NNNN.mat) found in {root}")
-    form = _form(args, penn.FORMS)
-    annotations = convert_all(files, lambda p: penn.convert_file(p, form), args.on_error, "Penn Action")
+    form, annotations = _convert_mat_folder(args, penn, "Penn Action", "NNNN.mat")
     return {"split": penn.splits(annotations), "annotations": annotations, "classes": list(penn.ACTIONS),
             "layout": form, "fps": penn.FPS}
 

@@ -23,6 +23,16 @@ from PyQt6.QtWidgets import (
 BUNDLED, TASKS = 0, 1  # rows of the pose backend selector
 
 
+def probability_box(tooltip: str) -> QDoubleSpinBox:
+    """A spin box for a probability, 0 to 1 in steps of 0.05."""
+    box = QDoubleSpinBox()
+    box.setRange(0.0, 1.0)
+    box.setSingleStep(0.05)
+    box.setDecimals(2)
+    box.setToolTip(tooltip)
+    return box
+
+
 class SourceControls(QWidget):
     camera_requested = pyqtSignal(int)
     video_dialog_requested = pyqtSignal()
@@ -61,11 +71,8 @@ class ModelControls(QWidget):
         self.model.addItem("Other checkpoint…", None)
         for title, path in models:
             self.add_model(title, path)
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setDecimals(2)
-        self.threshold.setToolTip("predictions whose calibrated probability is below this are shown as uncertain")
+        self.threshold = probability_box("predictions whose calibrated probability is below this are shown as "
+                                         "uncertain")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(QLabel("Model"))
@@ -111,11 +118,7 @@ class PoseControls(QWidget):
         self.backend = QComboBox()
         self.backend.addItems(["MediaPipe (bundled)", "MediaPipe Tasks (.task)…"])
         self.backend.setToolTip("pose estimator: the bundled single-person model, or a pose_landmarker .task file")
-        self.confidence = QDoubleSpinBox()
-        self.confidence.setRange(0.0, 1.0)
-        self.confidence.setSingleStep(0.05)
-        self.confidence.setDecimals(2)
-        self.confidence.setToolTip("joints the pose estimator is less confident of count as not seen")
+        self.confidence = probability_box("joints the pose estimator is less confident of count as not seen")
         self.people = QSpinBox()
         self.people.setRange(1, 6)
         self.people.setToolTip("people to follow; click on a person in the video to see their attention maps")
