@@ -137,3 +137,17 @@ def test_fine_tuning_keeps_the_backbone_and_frozen_blocks_fixed(tmp_path):
         if frozen and "num_batches_tracked" not in key and "running" not in key:
             torch.testing.assert_close(tuned.state_dict[key], value, msg=key)
     assert not torch.equal(tuned.state_dict["blocks.9.tcn.0.weight"], backbone.state_dict["blocks.9.tcn.0.weight"])
+
+
+def test_the_temperature_fits_overconfident_logits_and_is_1_when_nothing_is_wrong():
+    from train.calibration import fit_temperature, threshold_effect
+
+    torch.manual_seed(0)
+    labels = torch.randint(0, 3, (300,))
+    logits = torch.randn(300, 3)
+    logits[torch.arange(300), labels] += 1.0  # right about 60 % of the time
+    temperature = fit_temperature(logits * 10, labels)  # ten times too confident
+    assert 7 < temperature < 13
+    assert fit_temperature(torch.eye(3) * 5, torch.arange(3)) == 1.0
+    effect = threshold_effect(logits * 10, labels, temperature, 0.9)
+    assert effect["rejected_wrong"] > effect["uncertain"] * 0.5 and 0 <= effect["kept_right"] <= 1

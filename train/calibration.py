@@ -28,8 +28,12 @@ TEMPERATURES = torch.logspace(math.log10(0.05), math.log10(20.0), 400)  # search
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The temperature with the lowest negative log-likelihood of ``labels`` (a grid search, then a finer one)."""
+    """The temperature with the lowest negative log-likelihood of ``labels`` (a grid search, then a finer one);
+    1 when every sample is classified right, where the likelihood only grows as the temperature falls to 0 and
+    says nothing about how sure the model should be on a sample it gets wrong."""
     logits, labels = logits.double(), labels.long()
+    if bool((logits.argmax(dim=1) == labels).all()):
+        return 1.0
 
     def nll(t: float) -> float:
         return F.cross_entropy(logits / t, labels).item()
