@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from realtime.engine import Engine, EngineConfig
-from realtime.pose import MediaPipePose
+from realtime.pose import create_estimator
 from realtime.recognizer import Prediction, Recognizer
 from realtime.sources import VideoSource
 from stfnet.checkpoint import Checkpoint, load_checkpoint, make_checkpoint
@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--live-every-ms", type=float, default=EngineConfig().every_ms,
                         help="live latency run: classify at most every N ms of wall-clock time")
     parser.add_argument("--repeats", type=int, default=2, help="alternating pose-only / pipeline runs")
+    parser.add_argument("--max-people", type=int, default=1,
+                        help="people to follow (several: MediaPipe's bundled networks run directly)")
     parser.add_argument("--device", default=None, help="model device (default: cuda when available, else cpu)")
 
 
@@ -63,13 +65,15 @@ def run(args: argparse.Namespace) -> int:
     pipeline_runs: list[Timing] = []
     inference_ms: list[float] = []
     for _ in range(max(1, args.repeats)):
-        pose_runs.append(pose_only(args.video))
+        timing, people = pose_only(args.video, args.max_people)
+        pose_runs.append(timing)
         # A fresh recognizer per run: no smoothing state carried over.
         recognizer = Recognizer(checkpoint, device=args.device)
-        timing, latencies = pipeline(args.video, recognizer, args.every_ms)
+        timing, latencies = pipeline(args.video, recognizer, args.every_ms, args.max_people)
         pipeline_runs.append(timing)
         inference_ms += latencies
-    latency = live_latency(args.video, Recognizer(checkpoint, device=args.device), args.live_every_ms)
+    latency = live_latency(args.video, Recognizer(checkpoint, device=args.device), args.live_every_ms,
+                           args.max_people)
     best_pose = max(pose_runs, key=lambda r: r.fps)
     best_pipeline = max(pipeline_runs, key=lambda r: r.fps)
     report = {
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         "load_average_at_start": [round(x, 2) for x in load],
         "every_ms_replay": args.every_ms,
         "every_ms_live": args.live_every_ms,
+        "max_people": args.max_people,
+        "people_per_frame": round(people, 2),
         "pose_only_fps": round(best_pose.fps, 2),
         "pipeline_fps": round(best_pipeline.fps, 2),
         "ratio": round(best_pipeline.fps / best_pose.fps, 3),
@@ -151,25 +157,26 @@ def _percentiles(values: list[float]) -> dict[str, Any]:
             "max": round(float(arr.max()), 1), "count": len(values)}
 
 
-def pose_only(video: Path) -> Timing:
-    """Decode and run MediaPipe on every frame, nothing else."""
-    estimator = MediaPipePose()
+def pose_only(video: Path, max_people: int = 1) -> tuple[Timing, float]:
+    """Decode and run MediaPipe on every frame, nothing else; also the mean number of people found per frame."""
+    estimator = create_estimator(None, max_people)
     try:
         with VideoSource(video) as source:
-            clock, count = _Clock(), 0
+            clock, count, people = _Clock(), 0, 0
             for frame in source:
-                estimator(frame.image)
+                people += len(estimator(frame.image))
                 count += 1
-            return clock.stop(count)
+            return clock.stop(count), people / max(count, 1)
     finally:
         estimator.close()
 
 
-def pipeline(video: Path, recognizer: Recognizer, every_ms: float) -> tuple[Timing, list[float]]:
+def pipeline(video: Path, recognizer: Recognizer, every_ms: float, max_people: int = 1
+             ) -> tuple[Timing, list[float]]:
     """The replay pipeline, as fast as it goes; also the model latency of each prediction that ran the model."""
     predictions: list[Prediction] = []
-    estimator = MediaPipePose()
-    engine = Engine(recognizer, estimator, EngineConfig(mode="replay", every_ms=every_ms),
+    estimator = create_estimator(None, max_people)
+    engine = Engine(recognizer, estimator, EngineConfig(mode="replay", every_ms=every_ms, max_people=max_people),
                     on_prediction=predictions.append)
     try:
         with engine, VideoSource(video) as source:
@@ -184,7 +191,7 @@ def pipeline(video: Path, recognizer: Recognizer, every_ms: float) -> tuple[Timi
     return timing, [p.latency_ms for p in predictions if p.state == "ok"]
 
 
-def live_latency(video: Path, recognizer: Recognizer, every_ms: float) -> dict[str, Any]:
+def live_latency(video: Path, recognizer: Recognizer, every_ms: float, max_people: int = 1) -> dict[str, Any]:
     """Frame capture -> the first prediction that includes the frame, with the video paced to real time."""
     emitted: list[tuple[float, int]] = []  # (wall clock, newest frame index) of predictions that ran the model
 
@@ -193,8 +200,9 @@ def live_latency(video: Path, recognizer: Recognizer, every_ms: float) -> dict[s
             emitted.append((time.monotonic(), prediction.frame_index))
 
     captured: dict[int, float] = {}
-    estimator = MediaPipePose()
-    engine = Engine(recognizer, estimator, EngineConfig(mode="live", every_ms=every_ms), on_prediction=record)
+    estimator = create_estimator(None, max_people)
+    engine = Engine(recognizer, estimator, EngineConfig(mode="live", every_ms=every_ms, max_people=max_people),
+                    on_prediction=record)
     try:
         with engine, VideoSource(video, pace=True) as source:
             for frame in source:

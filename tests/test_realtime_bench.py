@@ -15,12 +15,14 @@ from stfnet.errors import UserError
 
 
 def test_bench_pipeline_reports_speeds_ratio_and_latency(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(benchmarks.pipeline, "MediaPipePose", lambda: FakePose(delay=0.005))
+    monkeypatch.setattr(benchmarks.pipeline, "create_estimator",
+                        lambda model, people=1: FakePose(people=people, delay=0.005))
     video = write_video(tmp_path / "clip.avi", frames=40, fps=20.0)
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
-    assert main(["bench", "pipeline", str(video), "--checkpoint", str(ckpt), "--repeats", "1"]) == 0
+    assert main(["bench", "pipeline", str(video), "--checkpoint", str(ckpt), "--repeats", "1", "--max-people", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["checkpoint"] == str(ckpt) and report["every_ms_replay"] == 200
+    assert report["max_people"] == 2 and report["people_per_frame"] == 2.0
     assert report["pose_only_fps"] > 0 and report["pipeline_fps"] > 0
     assert report["ratio"] == pytest.approx(report["pipeline_fps"] / report["pose_only_fps"], abs=2e-3)
     latency = report["latency_ms"]
