@@ -19,7 +19,8 @@ def test_bench_pipeline_reports_speeds_ratio_and_latency(tmp_path, monkeypatch, 
                         lambda model, people=1: FakePose(people=people, delay=0.005))
     video = write_video(tmp_path / "clip.avi", frames=40, fps=20.0)
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
-    assert main(["bench", "pipeline", str(video), "--checkpoint", str(ckpt), "--repeats", "1", "--max-people", "2"]) == 0
+    command = ["bench", "pipeline", str(video), "--checkpoint", str(ckpt), "--repeats", "1", "--max-people", "2"]
+    assert main(command) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["checkpoint"] == str(ckpt) and report["every_ms_replay"] == 200
     assert report["max_people"] == 2 and report["people_per_frame"] == 2.0
