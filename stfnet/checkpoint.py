@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from stfnet.atomic import atomic_open
 from stfnet.errors import CheckpointError
 from stfnet.features import STREAMS, NormalizeConfig
-from stfnet.inference import FusedSTFNet, fuse_for_inference
+from stfnet.inference import fuse_for_inference
 from stfnet.layouts import Layout, get_layout
+from stfnet.mirror import MirrorAveraged, mirror_permutation
 from stfnet.model import STFNet, STFNetConfig
 
 FORMAT = "stfnet-checkpoint/1"
@@ -39,13 +41,28 @@ class Checkpoint:
     def layout(self) -> Layout:
         return get_layout(self.model_config.layout)
 
-    def build_model(self, device: str | torch.device = "cpu", fused: bool = False) -> STFNet | FusedSTFNet:
-        """The model with these weights, in eval mode, on ``device``; ``fused``: its inference form
-        (``stfnet.inference``), same outputs and focus maps, faster, but frozen and without the model's internals."""
+    @property
+    def mirror_average(self) -> bool:
+        """Whether the model answers for a window and its mirror image together (``stfnet.mirror``): recorded by
+        training as ``extra["mirror_average"]``; older checkpoints: whenever their training mirrored samples."""
+        if "mirror_average" in self.extra:
+            return bool(self.extra["mirror_average"])
+        augment = (self.extra.get("train_config") or {}).get("augment") or {}
+        return float(augment.get("mirror") or 0) > 0
+
+    def build_model(self, device: str | torch.device = "cpu", fused: bool = False,
+                    mirror_average: bool | None = None) -> nn.Module:
+        """The model with these weights, in eval mode, on ``device``, answering as the app does (averaged with the
+        mirror image when ``mirror_average``, by default the checkpoint's own setting); ``fused``: its inference
+        form (``stfnet.inference``), same outputs and focus maps, faster, but frozen and without the model's
+        internals. Analyses that look inside the model ask for ``mirror_average=False``: the plain ``STFNet``."""
         model = STFNet(self.model_config)
         load_weights(model, self)
         model = model.to(device).eval()
-        return fuse_for_inference(model) if fused else model
+        model = fuse_for_inference(model) if fused else model
+        if self.mirror_average if mirror_average is None else mirror_average:
+            model = MirrorAveraged(model, mirror_permutation(self.layout), device)
+        return model
 
 
 def _config_to_dict(cfg: STFNetConfig) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from stfnet.features import NormalizeConfig
 from train.export import export, run_exported
 
 
-@pytest.fixture()
-def checkpoint(tmp_path):
+@pytest.fixture(params=[False, True], ids=["plain", "mirror-averaged"])
+def checkpoint(tmp_path, request):
     model = STFNet(STFNetConfig(num_classes=4, base_channels=8)).eval()
     path = tmp_path / "m.pt"
     save_checkpoint(make_checkpoint(model, list("abcd"), "bone", NormalizeConfig(num_frames=16, coords=2,
-                                                                                use_score=True)), path)
+                                                                                use_score=True),
+                                    {"mirror_average": request.param}), path)
     return path
 
 
@@ -34,6 +35,7 @@ def test_export_matches_pytorch_on_a_new_input(checkpoint, tmp_path, fmt):
     np.testing.assert_allclose(run_exported(out, fmt, x), expected, atol=1e-4)
     meta = json.loads((tmp_path / f"m.{fmt}.json").read_text())
     assert meta["labels"] == list("abcd") and meta["stream"] == "bone" and meta["layout"]["name"] == "openpose18"
+    assert meta["mirror_average"] is ckpt.mirror_average
 
 
 def test_export_command_and_bad_checkpoint(checkpoint, tmp_path, capsys):

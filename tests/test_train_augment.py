@@ -9,7 +9,8 @@ from train_helpers import tiny_dataset
 
 from stfnet.features import NormalizeConfig
 from stfnet.layouts import get_layout
-from train.data.augment import AugmentConfig, augment_coords, mirror_permutation
+from stfnet.mirror import mirror_permutation
+from train.data.augment import AugmentConfig, augment_coords
 from train.data.dataset import SkeletonDataset
 from train.data.format import split_annotations
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import train.loop
 from train import autoconfig
 from train.data.format import make_annotation, save_dataset
 from train.diagnostics import diagnose
-from train.loop import add_arguments, choose_mirror, config_from_args, fit
+from train.loop import add_arguments, choose_mirror, config_from_args, earlier_mirror_choice, fit
 from train.splits import MIN_SUBJECTS, carve_validation, plan_splits
 
 
@@ -160,3 +162,16 @@ def test_the_mirror_check_turns_mirroring_off_when_left_and_right_are_the_classe
     assert outcome["val_top1"] - outcome["val_top1_mirrored"] > 0.1 and mirror == 0.0
     assert not list((tmp_path / "run" / "mirror-check").glob("*.pt"))  # only the figures are kept
     assert (tmp_path / "run" / "mirror-check" / "metrics.json").is_file()
+
+
+def test_a_resumed_run_keeps_its_mirror_choice_instead_of_checking_again(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = tiny_train_config(tmp_path / "d.pkl", out, resume=True)
+    (out / "choices.json").write_text(json.dumps({"mirror_check": {"mirror": 0.0, "how": "checked"}}))
+    assert earlier_mirror_choice(cfg) is None  # nothing to resume yet: the check runs
+    (out / "last.pt").write_bytes(b"")
+    assert earlier_mirror_choice(cfg) == (0.0, {"mirror": 0.0, "how": "checked"})
+    assert earlier_mirror_choice(dataclasses.replace(cfg, resume=False)) is None
+    (out / "choices.json").write_text("{not json")
+    assert earlier_mirror_choice(cfg) is None

@@ -349,7 +349,8 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = Fals
     train_loader = DataLoader(train_set, batch_size=cfg.batch_size // world, sampler=sampler,
                               num_workers=cfg.workers, pin_memory=device.type == "cuda",
                               persistent_workers=cfg.workers > 0)
-    extra = {"train_config": _config_summary(cfg), "dataset": str(cfg.data), "splits": plan.names}
+    extra = {"train_config": _config_summary(cfg), "dataset": str(cfg.data), "splits": plan.names,
+             "mirror_average": cfg.augment.mirror > 0}  # answer for a window and its mirror image (stfnet.mirror)
 
     for epoch in range(start_epoch, schedule.epochs):
         torch.manual_seed(cfg.seed + epoch)
@@ -394,9 +395,10 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
     here and nowhere else."""
     summary = {"final": history[-1] if history else {}, **summary}
     extra = dict(extra, min_confidence=default_min_confidence(len(labels)))
+    answering = make_checkpoint(model, labels, train_set.stream, train_set.norm, extra).build_model(device)
     val_predicted = None
     if val_set is not None:
-        logits, targets = predict(model, val_set, device)
+        logits, targets = predict(answering, val_set, device)  # as the app will answer: calibrated on that
         extra["temperature"] = temperature = fit_temperature(logits, targets)
         val_predicted = logits.argmax(1).tolist()
         extra["views"] = measure_views(model, val_set)  # which attention views the GUI opens on
@@ -406,7 +408,7 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
     test_set = None
     if test:
         test_set = SkeletonDataset(test, train_set.layout, train_set.norm, train_set.stream, fps=train_set.fps)
-        logits, targets = predict(model, test_set, device)
+        logits, targets = predict(answering, test_set, device)
         summary["test"] = {"samples": len(test_set.annotations), "top1": topk_accuracy(logits, targets, 1),
                            "top5": topk_accuracy(logits, targets, 5),
                            "uncertain_at_default": threshold_effect(logits, targets, extra.get("temperature", 1.0),
@@ -449,6 +451,18 @@ def _config_summary(cfg: TrainConfig) -> dict[str, Any]:
 MIRROR_CHECK_SHARE = 0.2  # the check run takes this share of the full run's steps
 MIRROR_CHECK_MIN_STEPS = 150
 MIRROR_DROP = 0.1  # mirrored validation accuracy this much lower: left and right mean something here
+
+
+def earlier_mirror_choice(cfg: TrainConfig) -> tuple[float, dict[str, Any]] | None:
+    """On ``--resume``, the mirror check's outcome as the run recorded it, so that it is not run again."""
+    path = Path(cfg.out) / "choices.json"
+    if not (cfg.resume and (Path(cfg.out) / "last.pt").is_file() and path.is_file()):
+        return None
+    try:
+        outcome = json.loads(path.read_text())["mirror_check"]
+        return float(outcome["mirror"]), outcome
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def choose_mirror(cfg: TrainConfig, data: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -637,7 +651,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, data)
     checks = None
     if args.mirror is None and int(os.environ.get("WORLD_SIZE", "1")) == 1:  # under torchrun: mirroring kept
-        mirror, outcome = choose_mirror(cfg, data)
+        mirror, outcome = earlier_mirror_choice(cfg) or choose_mirror(cfg, data)
         cfg = dataclasses.replace(cfg, augment=autoconfig.with_mirror(cfg.augment, mirror))
         checks = {"mirror_check": outcome}
     summary = fit(cfg, data, checks=checks)

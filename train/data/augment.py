@@ -18,6 +18,7 @@ import numpy as np
 
 from stfnet.features import resample_indices, window_indices
 from stfnet.layouts import Layout
+from stfnet.mirror import mirror_permutation
 
 LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
 
@@ -128,13 +129,6 @@ def cut_by_frame(keypoints: np.ndarray, scores: np.ndarray, cfg: AugmentConfig,
 
 
 # --- coordinates, after normalisation ------------------------------------------------------------------------------
-
-def mirror_permutation(layout: Layout) -> list[int]:
-    """For each joint, the joint it becomes in a mirror image (``l_x`` <-> ``r_x``; others stay)."""
-    index = {name: j for j, name in enumerate(layout.joints)}
-    swap = {"l_": "r_", "r_": "l_"}
-    return [index.get(swap[n[:2]] + n[2:], j) if n[:2] in swap else j for j, n in enumerate(layout.joints)]
-
 
 def mirror(x: np.ndarray, layout: Layout) -> np.ndarray:
     """Input ``(C, T, V, M)`` as in a mirror: x negated, each left joint swapped with its right one."""
