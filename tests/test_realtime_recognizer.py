@@ -13,6 +13,7 @@ from realtime.recognizer import ProbabilitySmoother, Recognizer, Request, Tracke
 from stfnet.checkpoint import load_checkpoint
 from stfnet.features import normalize, to_stream
 from stfnet.layouts import get_layout
+from stfnet.mirror import mirror_permutation
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,18 @@ def test_uses_exactly_the_checkpoints_normalization_and_stream(tmp_path, stream)
     with torch.inference_mode():
         direct = ckpt.build_model("cpu")(torch.from_numpy(expected[None])).softmax(-1)[0].numpy()
     np.testing.assert_allclose(recognizer.predict(_request(kp, sc)).probabilities, direct, atol=1e-5)
+
+
+def test_a_mirror_averaging_model_answers_the_same_for_a_window_and_its_mirror_image(tmp_path):
+    recognizer = Recognizer.from_file(tiny_checkpoint(tmp_path / "m.pt", extra={"mirror_average": True}),
+                                      device="cpu", smoothing_half_life=0.0)
+    kp, sc = _window(np.random.default_rng(2))
+    flipped = kp[:, :, mirror_permutation(get_layout("openpose18"))].copy()
+    flipped[..., 0] = 200 - flipped[..., 0]  # the picture mirrored: x reflected, left and right joints swapped
+    first, second = recognizer.predict(_request(kp, sc)), recognizer.predict(_request(flipped, sc, pid=1))
+    np.testing.assert_allclose(first.probabilities, second.probabilities, atol=1e-5)
+    assert [m.shape for m in first.mcf_maps[9]] == [(18, 18), (18, 6)]  # the window's own maps
+    assert first.evidence.shape[-1] == 18
 
 
 def test_smoothing_is_an_exponential_moving_average_over_time():
