@@ -14,7 +14,15 @@ import train.loop
 from train import autoconfig
 from train.data.format import make_annotation, save_dataset
 from train.diagnostics import diagnose
-from train.loop import add_arguments, choose_mirror, config_from_args, earlier_mirror_choice, fit
+from train.loop import (
+    MIRROR_DROP_BOUNDS,
+    add_arguments,
+    choose_mirror,
+    config_from_args,
+    earlier_mirror_choice,
+    fit,
+    mirror_decision,
+)
 from train.splits import MIN_SUBJECTS, carve_validation, plan_splits
 
 
@@ -159,9 +167,21 @@ def test_the_mirror_check_turns_mirroring_off_when_left_and_right_are_the_classe
     cfg = tiny_train_config(tmp_path / "d.pkl", tmp_path / "run", val_split=None, test_split=None, epochs=None,
                             lr=0.05, augment=autoconfig.AugmentConfig(rotate=0.0, scale=0.0, shift=0.0))
     mirror, outcome = choose_mirror(cfg, data)
-    assert outcome["val_top1"] - outcome["val_top1_mirrored"] > 0.1 and mirror == 0.0
+    assert outcome["val_top1"] - outcome["val_top1_mirrored"] > MIRROR_DROP_BOUNDS[1] and mirror == 0.0
+    assert "val_top1_with_mirroring" not in outcome  # clear enough: no second run
     assert not list((tmp_path / "run" / "mirror-check").glob("*.pt"))  # only the figures are kept
     assert (tmp_path / "run" / "mirror-check" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(("plain", "mirrored", "with_mirroring", "expected"), [
+    (0.90, 0.88, None, 0.5),  # mirror images read as well: harmless
+    (0.90, 0.50, None, 0.0),  # UTD-MHAD-like: the sides are the classes
+    (0.86, 0.75, None, None),  # Penn Action-like: unfamiliar, not necessarily wrong; a run with mirroring decides
+    (0.86, 0.75, 0.88, 0.5),
+    (0.86, 0.75, 0.80, 0.0),
+])
+def test_the_mirror_decision(plain, mirrored, with_mirroring, expected):
+    assert mirror_decision(plain, mirrored, with_mirroring) == expected
 
 
 def test_a_resumed_run_keeps_its_mirror_choice_instead_of_checking_again(tmp_path):

@@ -63,8 +63,8 @@ def test_on_real_gestures_the_default_views_differ_between_classes(tmp_path):
     wanted = {"swipe_left", "wave", "clap", "draw_circle_CW", "boxing", "jog", "sit2stand", "squat"}
     classes = data["classes"]
     chosen = [a for a in split_annotations(data, "xsub_train") if classes[a["label"]] in wanted][::2][:32]
-    views = measure_views(ckpt.build_model("cpu"), SkeletonDataset(chosen, ckpt.layout, ckpt.normalize, ckpt.stream,
-                                                                   fps=data["fps"]))
+    dataset = SkeletonDataset(chosen, ckpt.layout, ckpt.normalize, ckpt.stream, fps=data["fps"])
+    views = measure_views(ckpt.build_model("cpu", mirror_average=False), dataset)
     for family in ("mcf", "tdf", "joints"):
         default = views[family]
         candidates = {k: s for k, s in views["scores"].items() if k.startswith(family + "/")}
