@@ -60,7 +60,8 @@ class Checkpoint:
         load_weights(model, self)
         model = model.to(device).eval()
         model = fuse_for_inference(model) if fused else model
-        if self.mirror_average if mirror_average is None else mirror_average:
+        average = self.mirror_average if mirror_average is None else mirror_average
+        if average:
             model = MirrorAveraged(model, mirror_permutation(self.layout), device)
         return model
 

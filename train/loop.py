@@ -432,7 +432,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
             continue
         lines.append(f"{split}: model {model_top1:.1%}  |  1-nearest-neighbour {base['nn1']:.1%}  |  nearest class "
                      f"mean {base['class_mean']:.1%}" + ("  <- the model does not beat the 1-NN baseline"
-                                                          if model_top1 <= base["nn1"] else ""))
+                                                          if model_top1 <= base["nn1"] and model_top1 < 1.0 else ""))
     for warning in summary["diagnostics"]:
         lines.append(f"warning ({warning['kind']}): {warning['message']}")
     for line in lines:
