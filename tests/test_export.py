@@ -8,6 +8,7 @@ from main import main
 from stfnet import STFNet, STFNetConfig
 from stfnet.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from stfnet.features import NormalizeConfig
+from stfnet.shipped import resolve_model, shipped_models
 from train.export import export, run_exported
 
 
@@ -45,3 +46,13 @@ def test_export_command_and_bad_checkpoint(checkpoint, tmp_path, capsys):
     assert main(["export", "--checkpoint", str(tmp_path / "none.pt"), "--format", "onnx"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "none.onnx").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [m.name for m in shipped_models()])
+def test_every_shipped_model_exports_to_onnx_with_its_check(tmp_path, name):
+    pytest.importorskip("onnxruntime")
+    ckpt = load_checkpoint(resolve_model(name))
+    diff = export(ckpt, "onnx", tmp_path / f"{name}.onnx")
+    assert diff is not None and diff < 1e-4
+    assert json.loads((tmp_path / f"{name}.onnx.json").read_text())["labels"] == ckpt.labels
