@@ -471,7 +471,8 @@ def earlier_mirror_choice(cfg: TrainConfig) -> tuple[float, dict[str, Any]] | No
 
 def mirror_decision(plain: float, mirrored: float, with_mirroring: float | None = None) -> float | None:
     """Mirroring (0.5) or not (0.0) from the check runs' validation accuracies: ``plain`` and ``mirrored`` of the
-    run without mirroring, ``with_mirroring`` (plain samples) of the run with it; None when that run must decide."""
+    run without mirroring, ``with_mirroring`` of the run with it (answering for each window and its mirror image
+    together, as it would in the app); None when that run must decide."""
     low, high = MIRROR_DROP_BOUNDS
     drop = plain - mirrored
     if drop <= low:
@@ -495,7 +496,7 @@ def choose_mirror(cfg: TrainConfig, data: dict[str, Any]) -> tuple[float, dict[s
     steps = max(MIRROR_CHECK_MIN_STEPS, round(MIRROR_CHECK_SHARE * plan.schedule.steps))
     print(f"train: checking whether left and right matter: {steps} steps without mirroring", file=sys.stderr,
           flush=True)
-    plain, mirrored = _mirror_check_run(cfg, data, plan, steps, 0.0, "mirror-check")
+    plain, mirrored, _ = _mirror_check_run(cfg, data, plan, steps, 0.0, "mirror-check")
     outcome: dict[str, Any] = {"val_top1": round(plain, 4), "val_top1_mirrored": round(mirrored, 4)}
     low, high = MIRROR_DROP_BOUNDS
     how = (f"a run of {steps} steps without mirroring, scored on the validation split as it is and mirrored: "
@@ -504,27 +505,30 @@ def choose_mirror(cfg: TrainConfig, data: dict[str, Any]) -> tuple[float, dict[s
     if mirror is None:
         print(f"train: mirrored samples lose {plain - mirrored:.0%}: {steps} steps with mirroring decide",
               file=sys.stderr, flush=True)
-        with_mirroring, _ = _mirror_check_run(cfg, data, plan, steps, 0.5, "mirror-check-on")
+        *_, with_mirroring = _mirror_check_run(cfg, data, plan, steps, 0.5, "mirror-check-on")
         mirror = mirror_decision(plain, mirrored, with_mirroring)
         outcome["val_top1_with_mirroring"] = round(with_mirroring, 4)
-        how += "; in between, a second run with mirroring: kept if its validation accuracy is at least as high"
+        how += ("; in between, a second run with mirroring: kept if it answers the validation split (for each "
+                "window and its mirror image together, as the app would) at least as well")
     return mirror, {"mirror": mirror, **outcome, "how": how}
 
 
 def _mirror_check_run(cfg: TrainConfig, data: dict[str, Any], plan: RunPlan, steps: int, mirror: float,
-                      folder: str) -> tuple[float, float]:
-    """Validation top-1 (plain answers, not mirror-averaged) of a short run, on samples as they are and mirrored."""
+                      folder: str) -> tuple[float, float, float]:
+    """Validation top-1 of a short run: on samples as they are, mirrored, and answered for both together (the
+    logits averaged, as a model trained with mirroring answers in the app)."""
     check = dataclasses.replace(cfg, out=str(Path(cfg.out) / folder), steps=steps, epochs=None,
                                 augment=autoconfig.with_mirror(cfg.augment, mirror), test_split=None, resume=True)
     fit(check, data, quiet=True)
     final = load_checkpoint(Path(check.out) / "final.pt")
     model, device = final.build_model("cpu", mirror_average=False), torch.device("cpu")
     val = SkeletonDataset(plan.splits.val, plan.layout, final.normalize, final.stream, fps=_fps(data))
-    plain = topk_accuracy(*predict(model, val, device), 1)
-    mirrored = topk_accuracy(*predict(model, MirroredDataset(val), device), 1)
+    plain, labels = predict(model, val, device)
+    mirrored, _ = predict(model, MirroredDataset(val), device)
     for path in Path(check.out).glob("*.pt"):  # only the figures are worth keeping
         path.unlink()
-    return plain, mirrored
+    return (topk_accuracy(plain, labels, 1), topk_accuracy(mirrored, labels, 1),
+            topk_accuracy(plain + mirrored, labels, 1))
 
 
 class MirroredDataset(torch.utils.data.Dataset):
