@@ -16,7 +16,7 @@ from pathlib import Path
 from stfnet.errors import CheckpointError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-DEFAULT_MODEL = "gestures"
+DEFAULT_MODEL = "exercise"
 
 
 @dataclass(frozen=True)

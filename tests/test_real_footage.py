@@ -9,10 +9,7 @@ import pytest
 from conftest import shared_path
 
 from main import main
-from stfnet.shipped import ASSETS, DEFAULT_MODEL, resolve_model
-
-if not (ASSETS / "exercise.pt").is_file():  # until the Penn Action model ships
-    pytest.skip("assets/exercise.pt is not installed yet", allow_module_level=True)
+from stfnet.shipped import DEFAULT_MODEL, resolve_model
 
 
 def _replay(video, tmp_path, *extra: str) -> list[dict]:
