@@ -51,7 +51,10 @@ class AttentionMaps(QWidget):
         self._plot_area.clear()
         self._plots = []
         self._images = []
-        ticks_left = [list(enumerate(self._rows))]
+        # Every third joint first, the others as a second level that the axis draws only when they fit, so a
+        # short panel shows fewer names instead of overlapping ones.
+        ticks_left = [[(i, r) for i, r in enumerate(self._rows) if i % 3 == 0],
+                      [(i, r) for i, r in enumerate(self._rows) if i % 3]]
         for grain, names in enumerate(self._columns):
             plot = self._plot_area.addPlot(row=0, col=grain)
             plot.setMenuEnabled(False)
