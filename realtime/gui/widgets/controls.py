@@ -33,6 +33,15 @@ def probability_box(tooltip: str) -> QDoubleSpinBox:
     return box
 
 
+def toolbar_row(parent: QWidget, *items: str | QWidget) -> QHBoxLayout:
+    """``parent``'s layout: a row of widgets, each string a label before the widget that follows it."""
+    layout = QHBoxLayout(parent)
+    layout.setContentsMargins(4, 0, 4, 0)
+    for item in items:
+        layout.addWidget(QLabel(item) if isinstance(item, str) else item)
+    return layout
+
+
 class SourceControls(QWidget):
     camera_requested = pyqtSignal(int)
     video_dialog_requested = pyqtSignal()
@@ -44,11 +53,7 @@ class SourceControls(QWidget):
         self.camera_index.setToolTip("camera index (0 is the first camera)")
         self.open_camera = QPushButton("Open camera")
         self.open_video = QPushButton("Open video…")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 0)
-        layout.addWidget(QLabel("Camera"))
-        layout.addWidget(self.camera_index)
-        layout.addWidget(self.open_camera)
+        layout = toolbar_row(self, "Camera", self.camera_index, self.open_camera)
         layout.addSpacing(8)
         layout.addWidget(self.open_video)
         self.open_camera.clicked.connect(lambda: self.camera_requested.emit(self.camera_index.value()))
@@ -73,12 +78,7 @@ class ModelControls(QWidget):
             self.add_model(title, path)
         self.threshold = probability_box("predictions whose calibrated probability is below this are shown as "
                                          "uncertain")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 0)
-        layout.addWidget(QLabel("Model"))
-        layout.addWidget(self.model)
-        layout.addWidget(QLabel("Uncertain <"))
-        layout.addWidget(self.threshold)
+        toolbar_row(self, "Model", self.model, "Uncertain <", self.threshold)
         self.model.activated.connect(self._on_model)  # user choices only
         self.threshold.valueChanged.connect(self.threshold_changed)
 
@@ -124,15 +124,8 @@ class PoseControls(QWidget):
         self.people.setToolTip("people to follow; click on a person in the video to see their attention maps")
         self.mirror = QCheckBox("Mirror")
         self.mirror.setToolTip("flip the picture left-right (display only; the model sees the true image)")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 0)
-        layout.addWidget(QLabel("Pose"))
-        layout.addWidget(self.backend)
-        layout.addWidget(QLabel("People"))
-        layout.addWidget(self.people)
-        layout.addWidget(QLabel("Joint confidence ≥"))
-        layout.addWidget(self.confidence)
-        layout.addWidget(self.mirror)
+        toolbar_row(self, "Pose", self.backend, "People", self.people, "Joint confidence ≥", self.confidence,
+                    self.mirror)
         self.backend.activated.connect(self._on_backend)  # activated: user choices only, not set_backend()
         self.confidence.valueChanged.connect(self.confidence_changed)
         self.people.valueChanged.connect(self.people_changed)
