@@ -317,7 +317,7 @@ def test_switching_models_reaches_the_model_thread_while_the_video_keeps_playing
     other = tmp_path / "other.pt"
     small_checkpoint(other)
     renamed = load_checkpoint(other)
-    renamed.labels = ["squat", "jump", "sit", "stand", "run"]
+    renamed.labels = ["squat", "hop", "sit", "stand", "run"]  # none of LABELS: only the new model gives these
     save_checkpoint(renamed, other)
     window = open_window(qtbot, config(), video=str(video), checkpoint=str(checkpoint))
     window.transport.loop.setChecked(True)
