@@ -134,3 +134,21 @@ def test_a_killed_extract_leaves_no_process_behind(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"{len(left)} worker processes outlived their parent"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="watches the process's open files in /proc")
+def test_sigterm_closes_the_window_without_a_traceback(tmp_path):
+    video = write_video(tmp_path / "long.avi", frames=3000, fps=30.0)
+    checkpoint = tiny_checkpoint(tmp_path / "tiny.pt")
+    process = _start("main.py", "gui", "--video", str(video), "--model", str(checkpoint))  # offscreen: conftest
+    process_fds = Path(f"/proc/{process.pid}/fd")
+
+    def playing() -> bool:
+        try:
+            return any(os.readlink(fd) == str(video) for fd in process_fds.iterdir())
+        except OSError:  # a descriptor closed while we looked
+            return False
+
+    _wait_for(playing, process, "video opened in the window")
+    code, err = _terminate(process)
+    assert code == 0 and "Traceback" not in err, err[-2000:]

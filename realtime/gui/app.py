@@ -131,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_SCREENSHOT_SECONDS if args.screenshot is not None else None)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), finish)
-    # Ctrl-C in the terminal closes the window; the idle timer lets Python see the signal while Qt runs.
-    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Ctrl-C in the terminal and SIGTERM close the window (an exception raised inside Qt's loop would only be
+    # printed as a traceback); the idle timer lets Python see the signal while Qt runs.
+    previous = {sig: signal.signal(sig, lambda *_: window.close()) for sig in (signal.SIGINT, signal.SIGTERM)}
     idle = QTimer(window)
     idle.start(200)
     idle.timeout.connect(lambda: None)
@@ -140,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         app.exec()
     finally:
         window.shutdown()
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.screenshot is not None and outcome["code"] == 0:
         print(f"screenshot saved to {args.screenshot}")
     return outcome["code"]
