@@ -226,7 +226,7 @@ class MultiPersonPose:
         flag = float(outputs["Identity_1"].ravel()[0])
         back = cv2.invertAffineTransform(matrix)
         points = raw[:, :2] @ back[:, :2].T + back[:, 2]
-        visibility = 1 / (1 + np.exp(-raw[:, 3]))
+        visibility = 1 / (1 + np.exp(-np.clip(raw[:, 3].astype(np.float64), -100, 100)))  # no overflow
         return points.astype(np.float32), visibility.astype(np.float32), flag
 
     # --- one frame ----------------------------------------------------------------------------------------------

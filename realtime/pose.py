@@ -131,6 +131,9 @@ class MediaPipePose:
             self._pose = mp_pose.Pose(static_image_mode=False, model_complexity=model_complexity,
                                       min_detection_confidence=min_detection_confidence,
                                       min_tracking_confidence=min_tracking_confidence)
+            # MediaPipe opens its networks in its own threads after the graph starts, and announces them there,
+            # after the constructor returns; a first (blank) frame waits until they are open, inside this block.
+            self._pose.process(np.zeros((64, 64, 3), np.uint8))
         self.min_visibility = min_visibility
         self.min_size = min_size
         self._following = False  # a person was returned for the previous frame
