@@ -104,6 +104,30 @@ class _Guarded(dict):
         return self[key] if key in self else default
 
 
+def test_fine_tuning_defaults_smaller_batches_frozen_blocks_less_augmentation_and_flags_win(tmp_path):
+    data = tiny_dataset(tmp_path / "d.pkl")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    def config(*argv):
+        return config_from_args(parser.parse_args(["--data", "d.pkl", "--out", "o", *argv]), data)
+
+    def augment(*argv):
+        return config(*argv).augment
+
+    assert (config().batch_size, config().freeze) == (32, 0)
+    tuning = config("--init-from", "backbone.pt")
+    assert (tuning.batch_size, tuning.freeze) == (autoconfig.FINE_TUNE_BATCH, autoconfig.FINE_TUNE_FREEZE)
+    explicit = config("--init-from", "backbone.pt", "--freeze", "0", "--batch-size", "8")
+    assert (explicit.freeze, explicit.batch_size) == (0, 8)
+    scratch, tuned = augment(), augment("--init-from", "backbone.pt")
+    assert scratch == autoconfig.default_augment(2)
+    assert scratch.out_of_frame > 0 and scratch.hip_width != (1.0, 1.0)
+    assert (tuned.out_of_frame, tuned.drop_joint, tuned.hip_width, tuned.shoulder_width) == (0, 0, (1, 1), (1, 1))
+    assert tuned.squash <= 0.1 and tuned.rotate == scratch.rotate and tuned.speed == scratch.speed
+    assert augment("--init-from", "backbone.pt", "--out-of-frame", "0.3").out_of_frame == 0.3
+
+
 def test_the_automatic_choices_never_read_the_test_split(tmp_path, monkeypatch):
     data = tiny_dataset(tmp_path / "d.pkl", per_class_train=4, per_class_val=2)
     data["split"]["test"] = data["split"].pop("val")

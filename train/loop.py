@@ -585,8 +585,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--dropout", type=float, default=d.model.dropout)
     model.add_argument("--init-from", metavar="CKPT",
                        help="fine-tune from this checkpoint (its layout and preprocessing, a new classifier)")
-    model.add_argument("--freeze", type=int, default=d.freeze,
-                       help="fine-tuning: keep the first N of the 10 blocks fixed")
+    model.add_argument("--freeze", type=int,
+                       help=f"fine-tuning: keep the first N of the 10 blocks fixed (default: "
+                            f"{autoconfig.FINE_TUNE_FREEZE})")
     prep = parser.add_argument_group("input")
     prep.add_argument("--frames", type=int, help="frames in one window (default: 16 per second of window)")
     prep.add_argument("--window-seconds", type=float,
@@ -621,7 +622,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt = parser.add_argument_group("optimisation (default schedule: scaled to the dataset's size)")
     opt.add_argument("--steps", type=int, help="optimiser steps in all")
     opt.add_argument("--epochs", type=int, help="epochs in all (instead of --steps)")
-    opt.add_argument("--batch-size", type=int, default=d.batch_size)
+    opt.add_argument("--batch-size", type=int,
+                     help=f"samples per step (default: {d.batch_size}; {autoconfig.FINE_TUNE_BATCH} when fine-tuning)")
     opt.add_argument("--lr", type=float, help="learning rate (default: 0.1, also when fine-tuning)")
     opt.add_argument("--weight-decay", type=float, default=d.weight_decay)
     opt.add_argument("--warmup", type=float, default=d.warmup, help="share of the steps spent warming up")
@@ -660,6 +662,8 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
     vertical = args.vertical if args.vertical is not None else (
         autoconfig.vertical_axis(training, coords) if coords == 3 else 1)
     augment = autoconfig.default_augment(coords, vertical)
+    if args.init_from:
+        augment = autoconfig.fine_tune_augment(augment)
     given = {field_name: getattr(args, flag) for flag, field_name in AUGMENT_FLAGS.items()
              if getattr(args, flag) is not None}
     augment = dataclasses.replace(augment, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()})
@@ -676,13 +680,15 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
                                   use_score=use_score, center=args.center, scale=args.scale,
                                   ignore_joints=tuple(ignore)),
         window_seconds=args.window_seconds, frames=args.frames,
-        augment=augment, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
+        augment=augment, steps=args.steps, epochs=args.epochs,
+        batch_size=args.batch_size or (autoconfig.FINE_TUNE_BATCH if args.init_from else TrainConfig.batch_size),
         # 0.1 also when fine-tuning: a fresh classifier on a few samples needs it (5-shot UTD-MHAD from the
         # exercise model: 74.5 % at 0.1, 70.4 % at 0.05, 54.2 % at 0.01, in the same 150 steps).
         lr=args.lr if args.lr is not None else 0.1, weight_decay=args.weight_decay,
         warmup=args.warmup, decay_at=tuple(args.decay_at), label_smoothing=args.label_smoothing,
-        init_from=args.init_from, freeze=args.freeze, seed=args.seed, workers=args.workers, resume=args.resume,
-        device=args.device,
+        init_from=args.init_from,
+        freeze=args.freeze if args.freeze is not None else (autoconfig.FINE_TUNE_FREEZE if args.init_from else 0),
+        seed=args.seed, workers=args.workers, resume=args.resume, device=args.device,
     )
 
 
