@@ -381,10 +381,11 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = Fals
             dist.barrier()
     summary: dict[str, Any] = {}
     if rank == 0:
-        windows = SkeletonDataset(plan.train, layout, norm, stream, fps=fps)  # the training clips, not augmented
-        recompute_batchnorm_statistics(model, DataLoader(windows, batch_size=cfg.batch_size, shuffle=True,
-                                                         generator=torch.Generator().manual_seed(cfg.seed),
-                                                         num_workers=cfg.workers), device)
+        if backbone is None:  # fine-tuning keeps its moving averages: see train/precise_bn.py
+            windows = SkeletonDataset(plan.train, layout, norm, stream, fps=fps)  # the training clips, unaugmented
+            recompute_batchnorm_statistics(model, DataLoader(windows, batch_size=cfg.batch_size, shuffle=True,
+                                                             generator=torch.Generator().manual_seed(cfg.seed),
+                                                             num_workers=cfg.workers), device)
         summary = finish(model, labels, train_set, val_set, plan.test, history, device, out, extra,
                          {"choices": choices}, show)
     if world > 1:
