@@ -23,8 +23,8 @@ MIN_STEPS = 1500  # small datasets get at least this many optimiser steps (else 
 FINE_TUNE_STEPS = (150, 600)  # fine-tuning from a backbone: 30 epochs' worth, within these bounds
 # Fine-tuning: smaller batches give a few samples more steps for the same work, and the first blocks (generic
 # motion features) stay fixed. 5-shot UTD-MHAD from the exercise model, one draw: batch 16 79.4 % in 140 CPU s,
-# batch 32 about 3 points lower for the same work, batch 8 77.8 % in 163 s; four blocks frozen: as accurate as
-# none (74.8 % against 74.5 %) and 14 % faster, seven frozen: 70.6 %.
+# batch 8 77.8 % in 163 s (batch 16 against 32 with the full augmentation: 76.2 % against 74.8 %); four blocks
+# frozen: as accurate as none (74.8 % against 74.5 %) and 14 % faster, seven frozen: 70.6 %.
 FINE_TUNE_BATCH = 16
 FINE_TUNE_FREEZE = 4
 EVALUATIONS = 40  # about this many validations and checkpoints per run, whatever its length
