@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from train_helpers import tiny_dataset, tiny_train_config
 
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
-from train.data.format import load_dataset, save_dataset
+from stfnet.layouts import get_layout
+from train.data.dataset import SkeletonDataset
+from train.data.format import load_dataset, save_dataset, split_annotations
 from train.loop import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,3 +154,25 @@ def test_the_temperature_fits_overconfident_logits_and_is_1_when_nothing_is_wron
     assert fit_temperature(torch.eye(3) * 5, torch.arange(3)) == 1.0
     effect = threshold_effect(logits * 10, labels, temperature, 0.9)
     assert effect["rejected_wrong"] > effect["uncertain"] * 0.5 and 0 <= effect["kept_right"] <= 1
+
+
+def test_a_run_ends_with_precise_batchnorm_statistics_and_fine_tuning_keeps_its_moving_averages(tmp_path):
+    data = tiny_dataset(tmp_path / "d.pkl")
+    cfg = tiny_train_config(tmp_path / "d.pkl", tmp_path / "scratch", epochs=2)
+    fit(cfg)
+    scratch = load_checkpoint(tmp_path / "scratch" / "final.pt")
+    windows = SkeletonDataset(split_annotations(data, "train"), get_layout("openpose18"), scratch.normalize, "joint")
+    # the moving averages (one update per training step) were replaced by an average over every training window
+    batches = math.ceil(len(windows) / cfg.batch_size)
+    assert int(scratch.state_dict["data_bn.num_batches_tracked"]) == batches
+    last = load_checkpoint(tmp_path / "scratch" / "last.pt")  # the last period, before the end of the run
+    assert int(last.state_dict["data_bn.num_batches_tracked"]) > batches
+    assert not torch.equal(last.state_dict["blocks.9.tcn.1.running_mean"],
+                           scratch.state_dict["blocks.9.tcn.1.running_mean"])
+
+    fit(tiny_train_config(tmp_path / "d.pkl", tmp_path / "tuned", init_from=str(tmp_path / "scratch" / "final.pt"),
+                          epochs=2))
+    tuned_last = load_checkpoint(tmp_path / "tuned" / "last.pt")
+    tuned = load_checkpoint(tmp_path / "tuned" / "final.pt")
+    torch.testing.assert_close(tuned.state_dict["blocks.9.tcn.1.running_mean"],
+                               tuned_last.state_dict["blocks.9.tcn.1.running_mean"])
