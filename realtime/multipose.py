@@ -108,6 +108,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return w * h / union if union > 0 else 0.0
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from the networks' logits, in float64 and clipped so that extreme logits do not overflow."""
+    return 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))
+
+
 def decode_detections(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray,
                       letterbox: tuple[float, float, float], offset: tuple[float, float] = (0.0, 0.0)
                       ) -> list[Detection]:
@@ -115,7 +120,7 @@ def decode_detections(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np
 
     ``letterbox`` = (scale, pad_x, pad_y): image pixel = (224-pixel - pad) / scale; ``offset``: where that image
     (a tile) sits in the frame."""
-    scores = 1 / (1 + np.exp(-np.clip(raw_scores.astype(np.float64), -100, 100)))
+    scores = sigmoid(raw_scores)
     scale, pad_x, pad_y = letterbox
     shift = np.array([pad_x, pad_y]) - scale * np.asarray(offset)  # frame pixel = (224-pixel - shift) / scale
     found = []
@@ -226,7 +231,7 @@ class MultiPersonPose:
         flag = float(outputs["Identity_1"].ravel()[0])
         back = cv2.invertAffineTransform(matrix)
         points = raw[:, :2] @ back[:, :2].T + back[:, 2]
-        visibility = 1 / (1 + np.exp(-np.clip(raw[:, 3].astype(np.float64), -100, 100)))  # no overflow
+        visibility = sigmoid(raw[:, 3])
         return points.astype(np.float32), visibility.astype(np.float32), flag
 
     # --- one frame ----------------------------------------------------------------------------------------------
