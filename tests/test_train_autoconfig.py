@@ -128,6 +128,15 @@ def test_fine_tuning_defaults_smaller_batches_frozen_blocks_less_augmentation_an
     assert augment("--init-from", "backbone.pt", "--out-of-frame", "0.3").out_of_frame == 0.3
 
 
+@pytest.mark.parametrize("option", ["--batch-size", "--steps", "--epochs"])
+def test_a_batch_or_schedule_of_nothing_is_refused_in_one_sentence(option, capsys):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["--data", "d.pkl", "--out", "o", option, "0"])
+    assert stop.value.code == 2 and f"argument {option}: must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_the_automatic_choices_never_read_the_test_split(tmp_path, monkeypatch):
     data = tiny_dataset(tmp_path / "d.pkl", per_class_train=4, per_class_val=2)
     data["split"]["test"] = data["split"].pop("val")

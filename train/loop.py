@@ -565,6 +565,17 @@ AUGMENT_FLAGS = {  # option -> AugmentConfig field; unset options take the data'
 }
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a batch of 0 or a run of 0 steps trains nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig(data="", out="")
     parser.add_argument("--data", required=True, help="dataset file (pyskl annotation pickle)")
@@ -628,9 +639,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     aug.add_argument("--mirror", type=float,
                      help="chance of a left-right mirror (default: 0.5 unless a short check shows it hurts)")
     opt = parser.add_argument_group("optimisation (default schedule: scaled to the dataset's size)")
-    opt.add_argument("--steps", type=int, help="optimiser steps in all")
-    opt.add_argument("--epochs", type=int, help="epochs in all (instead of --steps)")
-    opt.add_argument("--batch-size", type=int,
+    opt.add_argument("--steps", type=positive_int, help="optimiser steps in all")
+    opt.add_argument("--epochs", type=positive_int, help="epochs in all (instead of --steps)")
+    opt.add_argument("--batch-size", type=positive_int,
                      help=f"samples per step (default: {d.batch_size}; {autoconfig.FINE_TUNE_BATCH} when fine-tuning)")
     opt.add_argument("--lr", type=float, help="learning rate (default: 0.1, also when fine-tuning)")
     opt.add_argument("--weight-decay", type=float, default=d.weight_decay)
@@ -689,7 +700,8 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
                                   ignore_joints=tuple(ignore)),
         window_seconds=args.window_seconds, frames=args.frames,
         augment=augment, steps=args.steps, epochs=args.epochs,
-        batch_size=args.batch_size or (autoconfig.FINE_TUNE_BATCH if args.init_from else TrainConfig.batch_size),
+        batch_size=args.batch_size if args.batch_size is not None else (
+            autoconfig.FINE_TUNE_BATCH if args.init_from else TrainConfig.batch_size),
         # 0.1 also when fine-tuning: a fresh classifier on a few samples needs it (5-shot UTD-MHAD from the
         # exercise model: 74.5 % at 0.1, 70.4 % at 0.05, 54.2 % at 0.01, in the same 150 steps).
         lr=args.lr if args.lr is not None else 0.1, weight_decay=args.weight_decay,
