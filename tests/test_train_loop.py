@@ -16,6 +16,7 @@ from train_helpers import tiny_dataset, tiny_train_config
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
 from stfnet.layouts import get_layout
+from train.data.augment import AugmentConfig
 from train.data.dataset import SkeletonDataset
 from train.data.format import load_dataset, save_dataset, split_annotations
 from train.loop import fit
@@ -176,3 +177,13 @@ def test_a_run_ends_with_precise_batchnorm_statistics_and_fine_tuning_keeps_its_
     tuned = load_checkpoint(tmp_path / "tuned" / "final.pt")
     torch.testing.assert_close(tuned.state_dict["blocks.9.tcn.1.running_mean"],
                                tuned_last.state_dict["blocks.9.tcn.1.running_mean"])
+
+
+def test_a_run_with_swapped_arms_trains_on_mixed_labels(tmp_path):
+    tiny_dataset(tmp_path / "d.pkl", per_class_train=6)
+    summary = fit(tiny_train_config(tmp_path / "d.pkl", tmp_path / "run", epochs=2,
+                                    augment=AugmentConfig(rotate=10.0, swap_arms=1.0)))
+    history = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert all(math.isfinite(h["train_loss"]) and 0 <= h["train_top1"] <= 1 for h in history)
+    assert summary["choices"]["augment"]["swap_arms"] == 1.0
+    assert load_checkpoint(tmp_path / "run" / "final.pt").labels == ["wave", "clap", "kick"]

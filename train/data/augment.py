@@ -4,7 +4,8 @@ Temporal: a window of the clip as the app cuts one (``window_seconds``, at a ran
 the window holds its first and last frame around it, or repeats, as a person who keeps doing the action would),
 or, for whole-sequence models, a random crop resampled to the model's window.
 Before normalisation, on keypoints and scores: body proportions (a pose estimator puts the hips and shoulders
-elsewhere than a human annotator does), joints or body regions made unseen, a picture border cutting the body.
+elsewhere than a human annotator does), joints or body regions made unseen, a picture border cutting the body,
+another clip's arms (people do an action holding something else, or holding their arms otherwise).
 After normalisation, on coordinates: rotation, scaling, a squash of the horizontal axis (2D: the person seen
 from another angle), shift, jitter, mirror.
 """
@@ -21,6 +22,7 @@ from stfnet.layouts import Layout
 from stfnet.mirror import mirror_permutation
 
 LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
+ARM = ("elbow", "wrist", "hand", "hand_tip", "thumb")  # joints below the shoulder, each named l_... and r_...
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class AugmentConfig:
     jitter: float = 0.0  # std of per-joint, per-frame noise, in normalised units
     drop_joint: float = 0.0  # chance that each joint is unseen for the whole sequence
     drop_lower_body: float = 0.0  # chance that knees, ankles and feet are unseen (upper-body webcam view)
+    drop_arms: float = 0.0  # chance that both arms below the shoulders are unseen
+    swap_arms: float = 0.0  # chance that both arms move as in another clip; the label moves by the arms' share
     out_of_frame: float = 0.0  # chance that a picture border cuts the body (joints beyond it unseen)
     hip_width: tuple[float, float] = (1.0, 1.0)  # random factor on the distance between the hips
     shoulder_width: tuple[float, float] = (1.0, 1.0)  # random factor on the distance between the shoulders
@@ -103,7 +107,60 @@ def drop_scores(scores: np.ndarray, layout: Layout, cfg: AugmentConfig, rng: np.
         scores[:, :, rng.random(layout.num_joints) < cfg.drop_joint] = 0
     if cfg.drop_lower_body > 0 and rng.random() < cfg.drop_lower_body:
         scores[:, :, [j for j, n in enumerate(layout.joints) if any(k in n for k in LOWER_BODY)]] = 0
+    if cfg.drop_arms > 0 and rng.random() < cfg.drop_arms:
+        scores[:, :, [j for _, arm in arm_joints(layout) for j in arm]] = 0
     return scores
+
+
+def arm_joints(layout: Layout) -> list[tuple[int, list[int]]]:
+    """For each side the layout has: its shoulder and the joints of that arm below it."""
+    sides = []
+    for side in ("l_", "r_"):
+        arm = [layout.joints.index(side + name) for name in ARM if side + name in layout.joints]
+        if side + "shoulder" in layout.joints and arm:
+            sides.append((layout.joints.index(side + "shoulder"), arm))
+    return sides
+
+
+def _torso_length(keypoints: np.ndarray, scores: np.ndarray, layout: Layout) -> float | None:
+    """Median shoulder-to-hip distance of ``(T, V, C)`` over the frames and sides where both joints are seen (in
+    a side view one side is often hidden)."""
+    shoulders, hips = _pairs(layout, "shoulder"), _pairs(layout, "hip")
+    if shoulders is None or hips is None:
+        return None
+    lengths = [np.linalg.norm(keypoints[:, s] - keypoints[:, h], axis=-1)[(scores[:, s] > 0) & (scores[:, h] > 0)]
+               for s, h in zip(shoulders, hips, strict=True)]
+    lengths = np.concatenate(lengths)
+    length = float(np.median(lengths)) if lengths.size else 0.0
+    return length if length > 1e-6 else None
+
+
+def arm_share(layout: Layout, ignore_joints: tuple[int, ...] = ()) -> float:
+    """The arms' share of the joints a model sees: how much of a sample's label goes with swapped arms."""
+    arms = {j for _, arm in arm_joints(layout) for j in arm} - set(ignore_joints)
+    return len(arms) / max(layout.num_joints - len(set(ignore_joints)), 1)
+
+
+def swap_arms(keypoints: np.ndarray, scores: np.ndarray, donor_keypoints: np.ndarray, donor_scores: np.ndarray,
+              layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """The main person's arms moving as the donor's do: frame by frame, each arm joint sits at the donor's offset
+    from the donor's shoulder, scaled by the two torsos' lengths, from this person's shoulder. With the label
+    shared by ``arm_share`` (a CutMix of body parts), it teaches a model to read an action from the whole body,
+    not the arms alone (a squat holding a kettlebell, where the training data's people held a barbell). Both
+    windows ``(M, T, V, C)`` / ``(M, T, V)`` have the same frames; inputs without the joints or torsos needed come
+    back unchanged (and the caller's label should not move: check ``keypoints is`` the input)."""
+    own, donor = _torso_length(keypoints[0], scores[0], layout), _torso_length(donor_keypoints[0], donor_scores[0],
+                                                                                 layout)
+    sides = arm_joints(layout)
+    if own is None or donor is None or not sides:
+        return keypoints, scores
+    keypoints, scores = keypoints.copy(), scores.copy()
+    for shoulder, arm in sides:
+        offset = donor_keypoints[0][:, arm] - donor_keypoints[0][:, shoulder : shoulder + 1]
+        keypoints[0][:, arm] = keypoints[0][:, shoulder : shoulder + 1] + offset * (own / donor)
+        seen = (scores[0][:, shoulder] > 0)[:, None] & (donor_scores[0][:, shoulder] > 0)[:, None]
+        scores[0][:, arm] = np.where(seen, donor_scores[0][:, arm], 0.0)
+    return keypoints, scores
 
 
 def cut_by_frame(keypoints: np.ndarray, scores: np.ndarray, cfg: AugmentConfig,

@@ -18,11 +18,13 @@ from stfnet.features import NormalizeConfig, clip_windows, default_scores, norma
 from stfnet.layouts import Layout
 from train.data.augment import (
     AugmentConfig,
+    arm_share,
     augment_coords,
     crop_window,
     cut_by_frame,
     drop_scores,
     reshape_body,
+    swap_arms,
     time_window,
 )
 
@@ -34,10 +36,14 @@ def clip_fps(annotation: dict[str, Any], default: float | None) -> float | None:
 
 class SkeletonDataset(Dataset):
     """Samples of one split. With ``augment``, every (epoch, index) pair draws its own random numbers from
-    ``seed``, so a run is reproducible whatever the number of loader workers, and resumable mid-way."""
+    ``seed``, so a run is reproducible whatever the number of loader workers, and resumable mid-way.
+
+    Labels are class indices, except when ``augment.swap_arms`` mixes two clips' labels: then every training
+    item's label is a vector of ``num_classes`` probabilities (cross-entropy takes either)."""
 
     def __init__(self, annotations: list[dict[str, Any]], layout: Layout, normalize_cfg: NormalizeConfig,
-                 stream: str, augment: AugmentConfig | None = None, seed: int = 0, fps: float | None = None) -> None:
+                 stream: str, augment: AugmentConfig | None = None, seed: int = 0, fps: float | None = None,
+                 num_classes: int | None = None) -> None:
         self.annotations = annotations
         self.layout = layout
         self.norm = normalize_cfg
@@ -46,6 +52,9 @@ class SkeletonDataset(Dataset):
         self.seed = seed
         self.fps = fps  # the dataset's frame rate, for clips that do not record their own
         self.epoch = 0
+        self.num_classes = num_classes
+        if augment is not None and augment.swap_arms > 0 and num_classes is None:
+            raise ValueError("swapping arms mixes labels: the dataset needs num_classes")
         self.items: list[tuple[int, np.ndarray | None]] = []  # (clip, frame indices); None: drawn per epoch
         for i, ann in enumerate(annotations):
             if augment is not None:
@@ -70,26 +79,49 @@ class SkeletonDataset(Dataset):
         total.index_add_(0, index, item_scores)
         return total / torch.bincount(index, minlength=len(self.annotations)).clamp(min=1)[:, None]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    @staticmethod
+    def _keypoints(ann: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """A clip's keypoints ``(M, T, V, C)`` and scores ``(M, T, V)`` as float32."""
+        keypoint = np.asarray(ann["keypoint"], dtype=np.float32)
+        score = ann.get("keypoint_score")
+        return keypoint, default_scores(keypoint) if score is None else np.asarray(score, np.float32)
+
+    def _training_window(self, ann: dict[str, Any], length: int, rng: np.random.Generator) -> np.ndarray:
+        """Frame indices of a random training window of a clip of ``length`` frames."""
+        fps = clip_fps(ann, self.fps)
+        if self.norm.window_seconds is not None and fps:
+            return time_window(length, self.norm.window_seconds * fps, self.norm.num_frames, self.augment, rng)
+        return crop_window(length, self.norm.num_frames, self.augment.crop, rng)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         clip, indices = self.items[index]
         ann = self.annotations[clip]
-        keypoint = np.asarray(ann["keypoint"], dtype=np.float32)  # (M, T, V, C)
-        score = ann.get("keypoint_score")
-        score = default_scores(keypoint) if score is None else np.asarray(score, np.float32)
+        keypoint, score = self._keypoints(ann)
         if self.augment is None:  # evaluation: exactly what explain and other callers of prepare() see
             x = prepare(keypoint, score, self.layout, self.norm, self.stream, indices)
             return torch.from_numpy(x), int(ann["label"])
         cfg = self.augment
         rng = np.random.default_rng((self.seed, self.epoch, clip))
-        fps = clip_fps(ann, self.fps)
-        length = keypoint.shape[1]
-        if self.norm.window_seconds is not None and fps:
-            idx = time_window(length, self.norm.window_seconds * fps, self.norm.num_frames, cfg, rng)
-        else:
-            idx = crop_window(length, self.norm.num_frames, cfg.crop, rng)
-        kp = reshape_body(keypoint[:, idx], self.layout, cfg, rng)
-        scores = cut_by_frame(kp, drop_scores(score[:, idx], self.layout, cfg, rng), cfg, rng)
+        idx = self._training_window(ann, keypoint.shape[1], rng)
+        kp, scores = keypoint[:, idx], score[:, idx]
+        label: int | torch.Tensor = int(ann["label"])
+        if cfg.swap_arms > 0:
+            target = torch.zeros(self.num_classes)
+            target[label] = 1.0
+            if rng.random() < cfg.swap_arms:
+                donor = self.annotations[int(rng.integers(len(self.annotations)))]
+                donor_kp, donor_score = self._keypoints(donor)
+                donor_idx = self._training_window(donor, donor_kp.shape[1], rng)
+                swapped = swap_arms(kp, scores, donor_kp[:, donor_idx], donor_score[:, donor_idx], self.layout)
+                if swapped[0] is not kp:
+                    kp, scores = swapped
+                    share = arm_share(self.layout, self.norm.ignore_joints)
+                    target *= 1 - share
+                    target[int(donor["label"])] += share
+            label = target
+        kp = reshape_body(kp, self.layout, cfg, rng)
+        scores = cut_by_frame(kp, drop_scores(scores, self.layout, cfg, rng), cfg, rng)
         x = normalize(kp, scores, self.layout, self.norm)
         x = augment_coords(x, self.layout, self.norm.coords, cfg, rng)
         x = to_stream(x, self.layout, self.stream, self.norm.coords)
-        return torch.from_numpy(x), int(ann["label"])
+        return torch.from_numpy(x), label
