@@ -636,7 +636,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     aug.add_argument("--drop-joint", type=float)
     aug.add_argument("--drop-lower-body", type=float)
     aug.add_argument("--drop-arms", type=float, help="chance that both arms are unseen")
-    aug.add_argument("--swap-arms", type=float, help="chance that both arms move as in another clip")
+    aug.add_argument("--swap-arms", type=float,
+                     help="chance that both arms move as in another clip, whose label gets the arms' share")
     aug.add_argument("--out-of-frame", type=float, help="chance that a picture border cuts the body")
     aug.add_argument("--hip-width", type=float, nargs=2, metavar=("MIN", "MAX"))
     aug.add_argument("--shoulder-width", type=float, nargs=2, metavar=("MIN", "MAX"))
