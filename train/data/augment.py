@@ -142,18 +142,18 @@ def arm_share(layout: Layout, ignore_joints: tuple[int, ...] = ()) -> float:
 
 
 def swap_arms(keypoints: np.ndarray, scores: np.ndarray, donor_keypoints: np.ndarray, donor_scores: np.ndarray,
-              layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+              layout: Layout) -> tuple[np.ndarray, np.ndarray] | None:
     """The first person's arms moving as the donor's first person's do: frame by frame, each arm joint sits at the
     donor's offset from the donor's shoulder, scaled by the two torsos' lengths, from this person's shoulder.
     With the label shared by ``arm_share`` (a CutMix of body parts), it teaches a model to read an action from the
     whole body, not the arms alone (a squat holding a kettlebell, where the training data's people held a
-    barbell). Both windows ``(M, T, V, C)`` / ``(M, T, V)`` have the same frames; inputs without the joints or
-    torsos needed come back unchanged (and the caller's label should not move: check ``keypoints is`` the input)."""
+    barbell). Both windows ``(M, T, V, C)`` / ``(M, T, V)`` have the same frames. None when either body lacks the
+    joints or the torso needed: nothing is swapped, and the label should not move."""
     own, donor = _torso_length(keypoints[0], scores[0], layout), _torso_length(donor_keypoints[0], donor_scores[0],
                                                                                  layout)
     sides = arm_joints(layout)
     if own is None or donor is None or not sides:
-        return keypoints, scores
+        return None
     keypoints, scores = keypoints.copy(), scores.copy()
     for shoulder, arm in sides:
         offset = donor_keypoints[0][:, arm] - donor_keypoints[0][:, shoulder : shoulder + 1]

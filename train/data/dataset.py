@@ -55,6 +55,7 @@ class SkeletonDataset(Dataset):
         self.num_classes = num_classes
         if augment is not None and augment.swap_arms > 0 and num_classes is None:
             raise ValueError("swapping arms mixes labels: the dataset needs num_classes")
+        self.arm_share = arm_share(layout, normalize_cfg.ignore_joints)  # of a label, with swapped arms
         self.items: list[tuple[int, np.ndarray | None]] = []  # (clip, frame indices); None: drawn per epoch
         for i, ann in enumerate(annotations):
             if augment is not None:
@@ -113,11 +114,10 @@ class SkeletonDataset(Dataset):
                 donor_kp, donor_score = self._keypoints(donor)
                 donor_idx = self._training_window(donor, donor_kp.shape[1], rng)
                 swapped = swap_arms(kp, scores, donor_kp[:, donor_idx], donor_score[:, donor_idx], self.layout)
-                if swapped[0] is not kp:
+                if swapped is not None:
                     kp, scores = swapped
-                    share = arm_share(self.layout, self.norm.ignore_joints)
-                    target *= 1 - share
-                    target[int(donor["label"])] += share
+                    target *= 1 - self.arm_share
+                    target[int(donor["label"])] += self.arm_share
             label = target
         kp = reshape_body(kp, self.layout, cfg, rng)
         scores = cut_by_frame(kp, drop_scores(scores, self.layout, cfg, rng), cfg, rng)
