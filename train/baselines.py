@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from stfnet.features import NormalizeConfig, default_scores, normalize, resample_indices
+from stfnet.features import NormalizeConfig, normalize, resample_indices
 from stfnet.layouts import Layout
+from train.data.dataset import clip_arrays
 
 FRAMES = 32
 
@@ -25,9 +26,7 @@ def clip_vectors(annotations: list[dict[str, Any]], layout: Layout, norm: Normal
                           ignore_joints=norm.ignore_joints)
     out = []
     for ann in annotations:
-        keypoint = np.asarray(ann["keypoint"], np.float32)
-        score = ann.get("keypoint_score")
-        score = default_scores(keypoint) if score is None else np.asarray(score, np.float32)
+        keypoint, score = clip_arrays(ann)
         idx = resample_indices(keypoint.shape[1], FRAMES)
         out.append(normalize(keypoint[:, idx], score[:, idx], layout, cfg).ravel())  # (C*T*V*1,)
     return np.stack(out)

@@ -34,6 +34,13 @@ def clip_fps(annotation: dict[str, Any], default: float | None) -> float | None:
     return float(annotation.get("fps") or default or 0) or None
 
 
+def clip_arrays(annotation: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A clip's keypoints ``(M, T, V, C)`` and scores ``(M, T, V)`` as float32 (all seen when it has none)."""
+    keypoint = np.asarray(annotation["keypoint"], dtype=np.float32)
+    score = annotation.get("keypoint_score")
+    return keypoint, default_scores(keypoint) if score is None else np.asarray(score, np.float32)
+
+
 class SkeletonDataset(Dataset):
     """Samples of one split. With ``augment``, every (epoch, index) pair draws its own random numbers from
     ``seed``, so a run is reproducible whatever the number of loader workers, and resumable mid-way.
@@ -80,13 +87,6 @@ class SkeletonDataset(Dataset):
         total.index_add_(0, index, item_scores)
         return total / torch.bincount(index, minlength=len(self.annotations)).clamp(min=1)[:, None]
 
-    @staticmethod
-    def _keypoints(ann: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """A clip's keypoints ``(M, T, V, C)`` and scores ``(M, T, V)`` as float32."""
-        keypoint = np.asarray(ann["keypoint"], dtype=np.float32)
-        score = ann.get("keypoint_score")
-        return keypoint, default_scores(keypoint) if score is None else np.asarray(score, np.float32)
-
     def _training_window(self, ann: dict[str, Any], length: int, rng: np.random.Generator) -> np.ndarray:
         """Frame indices of a random training window of a clip of ``length`` frames."""
         fps = clip_fps(ann, self.fps)
@@ -97,7 +97,7 @@ class SkeletonDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         clip, indices = self.items[index]
         ann = self.annotations[clip]
-        keypoint, score = self._keypoints(ann)
+        keypoint, score = clip_arrays(ann)
         if self.augment is None:  # evaluation: exactly what explain and other callers of prepare() see
             x = prepare(keypoint, score, self.layout, self.norm, self.stream, indices)
             return torch.from_numpy(x), int(ann["label"])
@@ -111,7 +111,7 @@ class SkeletonDataset(Dataset):
             target[label] = 1.0
             if rng.random() < cfg.swap_arms:
                 donor = self.annotations[int(rng.integers(len(self.annotations)))]
-                donor_kp, donor_score = self._keypoints(donor)
+                donor_kp, donor_score = clip_arrays(donor)
                 donor_idx = self._training_window(donor, donor_kp.shape[1], rng)
                 swapped = swap_arms(kp, scores, donor_kp[:, donor_idx], donor_score[:, donor_idx], self.layout)
                 if swapped is not None:
