@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from stfnet.arms_free import ArmsFreeSecondReading
 from stfnet.atomic import atomic_open
 from stfnet.errors import CheckpointError
 from stfnet.features import STREAMS, NormalizeConfig
@@ -50,12 +51,20 @@ class Checkpoint:
         augment = (self.extra.get("train_config") or {}).get("augment") or {}
         return float(augment.get("mirror") or 0) > 0
 
+    @property
+    def arms_free_margin(self) -> float | None:
+        """The margin of the arms-free second reading (``stfnet.arms_free``), when the checkpoint asks for one
+        (``extra["arms_free_margin"]``) and its stream is the joints."""
+        margin = self.extra.get("arms_free_margin")
+        return float(margin) if margin is not None and self.stream == "joint" else None
+
     def build_model(self, device: str | torch.device = "cpu", fused: bool = False,
-                    mirror_average: bool | None = None) -> nn.Module:
+                    mirror_average: bool | None = None, arms_free: bool | None = None) -> nn.Module:
         """The model with these weights, in eval mode, on ``device``, answering as the app does (averaged with the
-        mirror image when ``mirror_average``, by default the checkpoint's own setting); ``fused``: its inference
-        form (``stfnet.inference``), same outputs and focus maps, faster, but frozen and without the model's
-        internals. Analyses that look inside the model ask for ``mirror_average=False``: the plain ``STFNet``."""
+        mirror image when ``mirror_average``, read a second time with the arms hidden when ``arms_free``, both by
+        default the checkpoint's own settings); ``fused``: its inference form (``stfnet.inference``), same outputs
+        and focus maps, faster, but frozen and without the model's internals. Analyses that look inside the model
+        ask for ``mirror_average=False, arms_free=False``: the plain ``STFNet``."""
         model = STFNet(self.model_config)
         load_weights(model, self)
         model = model.to(device).eval()
@@ -63,6 +72,11 @@ class Checkpoint:
         average = self.mirror_average if mirror_average is None else mirror_average
         if average:
             model = MirrorAveraged(model, mirror_permutation(self.layout), device)
+        margin = self.arms_free_margin if arms_free is not False else None
+        if margin is not None:
+            norm = self.normalize
+            model = ArmsFreeSecondReading(model, self.layout, norm.coords, norm.use_score, norm.scale == "bones",
+                                          float(self.extra.get("temperature") or 1.0), margin, device)
         return model
 
 

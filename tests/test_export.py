@@ -12,13 +12,15 @@ from stfnet.shipped import resolve_model, shipped_models
 from train.export import export, run_exported
 
 
-@pytest.fixture(params=[False, True], ids=["plain", "mirror-averaged"])
+@pytest.fixture(params=[("bone", {"mirror_average": False}), ("bone", {"mirror_average": True}),
+                        ("joint", {"mirror_average": True, "arms_free_margin": 0.0})],
+                ids=["plain", "mirror-averaged", "arms-free"])
 def checkpoint(tmp_path, request):
     model = STFNet(STFNetConfig(num_classes=4, base_channels=8)).eval()
     path = tmp_path / "m.pt"
-    save_checkpoint(make_checkpoint(model, list("abcd"), "bone", NormalizeConfig(num_frames=16, coords=2,
-                                                                                use_score=True),
-                                    {"mirror_average": request.param}), path)
+    stream, extra = request.param
+    save_checkpoint(make_checkpoint(model, list("abcd"), stream, NormalizeConfig(num_frames=16, coords=2,
+                                                                                use_score=True), extra), path)
     return path
 
 
@@ -35,8 +37,8 @@ def test_export_matches_pytorch_on_a_new_input(checkpoint, tmp_path, fmt):
         expected = ckpt.build_model()(x).numpy()
     np.testing.assert_allclose(run_exported(out, fmt, x), expected, atol=1e-4)
     meta = json.loads((tmp_path / f"m.{fmt}.json").read_text())
-    assert meta["labels"] == list("abcd") and meta["stream"] == "bone" and meta["layout"]["name"] == "openpose18"
-    assert meta["mirror_average"] is ckpt.mirror_average
+    assert meta["labels"] == list("abcd") and meta["stream"] == ckpt.stream and meta["layout"]["name"] == "openpose18"
+    assert meta["mirror_average"] is ckpt.mirror_average and meta["arms_free_margin"] == ckpt.arms_free_margin
 
 
 def test_export_command_and_bad_checkpoint(checkpoint, tmp_path, capsys):

@@ -121,7 +121,7 @@ def test_shipped_checkpoints_give_the_outputs_they_gave_before(path):
     ckpt = load_checkpoint(path)
     reference = ReferenceSTFNet(ckpt.model_config).eval()
     reference.load_state_dict(ckpt.state_dict)
-    model = ckpt.build_model(mirror_average=False)  # the network itself
+    model = ckpt.build_model(mirror_average=False, arms_free=False)  # the network itself
     norm = ckpt.normalize
     x = torch.randn(2, norm.in_channels, norm.num_frames, ckpt.layout.num_joints, norm.num_persons)
     with torch.no_grad():

@@ -80,6 +80,7 @@ def export(ckpt: Checkpoint, fmt: str, out: Path, check: bool = True) -> float |
         tmp.unlink(missing_ok=True)
     meta = {"format": fmt, "input": "skeleton (N, C, T, V, M)", "output": "logits (N, classes)",
             "mirror_average": ckpt.mirror_average,  # inside the export: it answers as the app does
+            "arms_free_margin": ckpt.arms_free_margin,  # so is the arms-free second reading (stfnet.arms_free)
             "labels": ckpt.labels, "stream": ckpt.stream, "normalize": ckpt.normalize.to_dict(),
             "layout": ckpt.layout.to_dict()}
     write_text(out.with_suffix(out.suffix + ".json"), json.dumps(meta, indent=1))

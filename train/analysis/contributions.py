@@ -146,7 +146,7 @@ def split_contributions(checkpoint: str | Path, data_path: str | Path, split: st
     """The figures over one dataset split, with what they were measured on, and their plot."""
     ckpt = load_checkpoint(checkpoint)
     dataset = split_dataset(ckpt, data_path, split)
-    model = ckpt.build_model("cpu", mirror_average=False)
+    model = ckpt.build_model("cpu", mirror_average=False, arms_free=False)
     with measured(model) as found:  # one pass gives the figures and the whole model's scores
         scores, labels = predict(model, dataset, torch.device("cpu"), batch_size)
     top1 = knockout_accuracy(model, dataset, scores, labels)

@@ -175,7 +175,7 @@ def explain_sample(checkpoint: str | Path, data_path: str | Path, name: str, out
     ckpt = load_checkpoint(checkpoint)
     data = load_dataset(data_path)
     x, annotation = sample_input(ckpt, data, name, str(data_path))
-    expl = explain_window(ckpt.build_model("cpu", mirror_average=False), x)
+    expl = explain_window(ckpt.build_model("cpu", mirror_average=False, arms_free=False), x)
     truth = ckpt.labels[int(annotation["label"])]
     best = top_k(expl.probabilities, ckpt.labels, 1)[0]
     title = f"{name}: true {truth}, predicted {best['label']} ({best['probability']:.0%})"
@@ -257,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         if not (args.data and args.split) or not args.views:
             raise UserError("--views takes --checkpoint CKPT --data FILE --split NAME (and --store to record them)")
         ckpt = load_checkpoint(args.checkpoint)
-        plain = ckpt.build_model("cpu", mirror_average=False)
+        plain = ckpt.build_model("cpu", mirror_average=False, arms_free=False)
         ckpt.extra["views"] = views = measure_views(plain, split_dataset(ckpt, args.data, args.split))
         write_text(Path(args.out) / "views.json", json.dumps(views, indent=1))
         if args.store:

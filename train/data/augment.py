@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from stfnet.arms_free import ARM_JOINTS
 from stfnet.features import resample_indices, window_indices
 from stfnet.layouts import Layout
 from stfnet.mirror import mirror_permutation
 
 LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
-ARM = ("elbow", "wrist", "hand", "hand_tip", "thumb")  # joints below the shoulder, each named l_... and r_...
+ARM = ARM_JOINTS  # joints below the shoulder, each named l_... and r_...
 
 
 @dataclass(frozen=True)
