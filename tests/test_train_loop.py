@@ -13,13 +13,14 @@ import pytest
 import torch
 from train_helpers import tiny_dataset, tiny_train_config
 
+from main import main
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
 from stfnet.layouts import get_layout
 from train.data.augment import AugmentConfig
 from train.data.dataset import SkeletonDataset
 from train.data.format import load_dataset, save_dataset, split_annotations
-from train.loop import fit
+from train.loop import fit, predict, topk_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"train_seconds", "samples_per_second"}
@@ -187,3 +188,24 @@ def test_a_run_with_swapped_arms_trains_on_mixed_labels(tmp_path):
     assert all(math.isfinite(h["train_loss"]) and 0 <= h["train_top1"] <= 1 for h in history)
     assert summary["choices"]["augment"]["swap_arms"] == 1.0
     assert load_checkpoint(tmp_path / "run" / "final.pt").labels == ["wave", "clap", "kick"]
+
+
+def test_the_arms_free_margin_reaches_the_checkpoint_and_the_test_figure_is_the_apps_answer(tmp_path):
+    data = tiny_dataset(tmp_path / "d.pkl", per_class_train=6, per_class_val=3)
+    data["split"]["test"] = list(data["split"]["val"])
+    save_dataset(data, tmp_path / "d.pkl")
+    summary = fit(tiny_train_config(tmp_path / "d.pkl", tmp_path / "run", epochs=2, test_split="test",
+                                    arms_free_margin=0.0))
+    final = load_checkpoint(tmp_path / "run" / "final.pt")
+    assert final.arms_free_margin == 0.0 and type(final.build_model()).__name__ == "ArmsFreeSecondReading"
+    test = SkeletonDataset(split_annotations(data, "test"), final.layout, final.normalize, final.stream)
+    logits, labels = predict(final.build_model(), test, torch.device("cpu"))
+    assert summary["test"]["top1"] == topk_accuracy(logits, labels, 1)
+
+
+def test_an_arms_free_margin_for_another_stream_is_a_clear_error(tmp_path, capsys):
+    tiny_dataset(tmp_path / "d.pkl")
+    assert main(["train", "--data", str(tmp_path / "d.pkl"), "--out", str(tmp_path / "run"), "--stream", "bone",
+                 "--arms-free-margin", "0.2"]) == 2
+    assert "--arms-free-margin needs the joint stream" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -97,6 +97,7 @@ class TrainConfig:
     workers: int = 0  # DataLoader worker processes
     resume: bool = False  # continue from out/last.pt if it exists
     device: str = "auto"  # auto: cuda when present, else cpu
+    arms_free_margin: float | None = None  # answer with a second, arms-free reading when surer by this (arms_free)
 
 
 # --- one epoch ----------------------------------------------------------------------------------------------------
@@ -353,6 +354,8 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = Fals
                               persistent_workers=cfg.workers > 0)
     extra = {"train_config": _config_summary(cfg), "dataset": str(cfg.data), "splits": plan.names,
              "mirror_average": cfg.augment.mirror > 0}  # answer for a window and its mirror image (stfnet.mirror)
+    if cfg.arms_free_margin is not None:
+        extra["arms_free_margin"] = cfg.arms_free_margin
 
     for epoch in range(start_epoch, schedule.epochs):
         torch.manual_seed(cfg.seed + epoch)
@@ -402,10 +405,12 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
     here and nowhere else."""
     summary = {"final": history[-1] if history else {}, **summary}
     extra = dict(extra, min_confidence=default_min_confidence(len(labels)))
-    answering = make_checkpoint(model, labels, train_set.stream, train_set.norm, extra).build_model(device)
+    # calibrated as the app will answer, but for one reading: the arms-free one's choice needs the temperature
+    answering = make_checkpoint(model, labels, train_set.stream, train_set.norm, extra).build_model(
+        device, arms_free=False)
     val_predicted = None
     if val_set is not None:
-        logits, targets = predict(answering, val_set, device)  # as the app will answer: calibrated on that
+        logits, targets = predict(answering, val_set, device)
         extra["temperature"] = temperature = fit_temperature(logits, targets)
         val_predicted = logits.argmax(1).tolist()
         # as the run ends (the last period's figure came before the BatchNorm statistics were made precise)
@@ -414,6 +419,8 @@ def finish(model: STFNet, labels: list[str], train_set: SkeletonDataset, val_set
         summary["calibration"] = {"temperature": temperature,
                                   "val_ece_before": expected_calibration_error(logits, targets, 1.0),
                                   "val_ece_after": expected_calibration_error(logits, targets, temperature)}
+    if extra.get("arms_free_margin") is not None:
+        answering = make_checkpoint(model, labels, train_set.stream, train_set.norm, extra).build_model(device)
     test_set = None
     if test:
         test_set = SkeletonDataset(test, train_set.layout, train_set.norm, train_set.stream, fps=train_set.fps)
@@ -530,7 +537,7 @@ def _mirror_check_run(cfg: TrainConfig, data: dict[str, Any], plan: RunPlan, ste
                                 augment=autoconfig.with_mirror(cfg.augment, mirror), test_split=None, resume=True)
     fit(check, data, quiet=True)
     final = load_checkpoint(Path(check.out) / "final.pt")
-    model, device = final.build_model("cpu", mirror_average=False), torch.device("cpu")
+    model, device = final.build_model("cpu", mirror_average=False, arms_free=False), torch.device("cpu")
     val = SkeletonDataset(plan.splits.val, plan.layout, final.normalize, final.stream, fps=_fps(data))
     plain, labels = predict(model, val, device)
     mirrored, _ = predict(model, MirroredDataset(val), device)
@@ -657,6 +664,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--seed", type=int, default=d.seed)
     opt.add_argument("--workers", type=int, default=d.workers)
     opt.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--arms-free-margin", type=float, metavar="MARGIN",
+                        help="the model also reads every window with the arms hidden and answers with that reading "
+                             "when its top probability is higher by MARGIN (the exercise model: 0.2; joint stream "
+                             "only; default: off)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
 
 
@@ -694,6 +705,9 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
     variant = {"graph_mask": False, "mcf": False, "tdf": False} if args.model == "stgcn" else {
         "graph_mask": not args.no_mask, "mcf": not args.no_mcf, "tdf": not args.no_tdf}
     ignore = args.ignore_joints if args.ignore_joints is not None else _unseen_joints(training)
+    if args.arms_free_margin is not None and (args.stream != "joint" or not 0 <= args.arms_free_margin < 1):
+        raise UserError("--arms-free-margin needs the joint stream and a margin from 0 to below 1 (a difference "
+                        f"of probabilities), got {args.arms_free_margin} with the {args.stream} stream")
     return TrainConfig(
         data=args.data, out=args.out, train_split=args.train_split, val_split=args.val_split,
         test_split=None if args.test_split == "none" else args.test_split, val_fraction=args.val_fraction,
@@ -714,6 +728,7 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
         init_from=args.init_from,
         freeze=args.freeze if args.freeze is not None else (autoconfig.FINE_TUNE_FREEZE if args.init_from else 0),
         seed=args.seed, workers=args.workers, resume=args.resume, device=args.device,
+        arms_free_margin=args.arms_free_margin,
     )
 
 
