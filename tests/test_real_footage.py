@@ -29,7 +29,10 @@ def test_the_default_model_is_the_exercise_model():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("clip, label", [("pullup_01.mp4", "pullup"), ("jumping_jacks_01.mp4", "jumping_jacks")])
+@pytest.mark.parametrize("clip, label", [
+    ("pullup_01.mp4", "pullup"), ("jumping_jacks_01.mp4", "jumping_jacks"),
+    ("squat_01.mp4", "squat"),  # a goblet squat: right only through the arms-free second reading (stfnet.arms_free)
+])
 def test_labelled_clips_are_recognised(tmp_path, clip, label):
     video = shared_path("videos", "labelled", clip)
     assert _majority(_replay(video, tmp_path)) == label
