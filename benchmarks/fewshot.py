@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                 top1 = test_top1(folder / "final.pt", test, data.get("fps"))
                 runs.append({"seed": seed, "top1": top1, "nn1": base["nn1"],
                              "class_mean": base["class_mean"], "cpu_seconds": round(cpu, 1),
-                             "steps": summary["choices"]["schedule"]["steps"]})
+                             "steps": summary["choices"]["schedule"]["steps"],
+                             "precision": summary["choices"]["precision"]})
                 print(f"fewshot: {shots} per class, draw {seed}: model {top1:.1%}, 1-NN "
                       f"{base['nn1']:.1%}, {cpu:.0f} s CPU", file=sys.stderr, flush=True)
 

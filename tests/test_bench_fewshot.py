@@ -35,5 +35,6 @@ def test_the_benchmark_reports_accuracy_spread_and_cpu_time(tmp_path, capsys):
     for result in report["results"]:
         assert len(result["runs"]) == 2 and 0 <= result["top1"]["mean"] <= 1 and result["top1"]["std"] >= 0
         assert all(r["steps"] == 4 and r["cpu_seconds"] > 0 for r in result["runs"])
+        assert all(r["precision"] in ("float32", "bfloat16") for r in result["runs"])
         assert 0 <= result["nn1"]["mean"] <= 1
     assert "fewshot: 2 per class, draw 1" in capsys.readouterr().err

@@ -61,6 +61,7 @@ from train.data.dataset import SkeletonDataset
 from train.data.format import class_names, load_dataset, split_annotations
 from train.diagnostics import diagnose
 from train.precise_bn import recompute_batchnorm_statistics
+from train.precision import PRECISIONS, autocast_dtype
 from train.splits import FINE_TUNE_MIN_PER_CLASS, MIN_PER_CLASS, SplitPlan, plan_splits, resolve_train_split
 
 # Settings that may differ between a run and its resumption without changing what it computes.
@@ -98,17 +99,19 @@ class TrainConfig:
     resume: bool = False  # continue from out/last.pt if it exists
     device: str = "auto"  # auto: cuda when present, else cpu
     arms_free_margin: float | None = None  # answer with a second, arms-free reading when surer by this (arms_free)
+    precision: str = "auto"  # auto | fp32 | bf16 (train.precision)
 
 
 # --- one epoch ----------------------------------------------------------------------------------------------------
 
 def optimization_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                      scaler: torch.amp.GradScaler | None, label_smoothing: float = 0.0
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step on a batch (mixed precision when a scaler is given); returns the loss and the logits."""
-    with torch.autocast(x.device.type, enabled=scaler is not None):
+                      scaler: torch.amp.GradScaler | None, label_smoothing: float = 0.0,
+                      dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a batch, the forward pass autocast to ``dtype`` when one is given (float16 needs a loss
+    ``scaler``); returns the loss and the logits."""
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
         logits = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -122,7 +125,8 @@ def optimization_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: tor
 
 def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
                     schedule: autoconfig.Schedule, epoch: int, device: torch.device,
-                    scaler: torch.amp.GradScaler | None, show_progress: bool) -> dict[str, float]:
+                    scaler: torch.amp.GradScaler | None, show_progress: bool,
+                    dtype: torch.dtype | None = None) -> dict[str, float]:
     model.train()
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
     bar = progress(loader, desc=f"epoch {epoch + 1}/{schedule.epochs}", unit="batch", leave=False,
@@ -132,7 +136,7 @@ def train_one_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim
         for group in optimizer.param_groups:
             group["lr"] = schedule.learning_rate(cfg.lr, step)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss, logits = optimization_step(model, optimizer, x, y, scaler, cfg.label_smoothing)
+        loss, logits = optimization_step(model, optimizer, x, y, scaler, cfg.label_smoothing, dtype)
         if not torch.isfinite(loss):
             if not torch.isfinite(x).all():
                 raise UserError(f"{cfg.data} holds samples with NaN or infinite coordinates: the loss became "
@@ -320,7 +324,9 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = Fals
     model = build_model(cfg, layout, len(labels), backbone).to(device)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
                                 momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
+    dtype = autocast_dtype(cfg.precision, device, fine_tuning=cfg.init_from is not None)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    choices["precision"] = str(dtype or torch.float32).removeprefix("torch.")
 
     out = Path(cfg.out)
     start_epoch, best, history = 0, -1.0, []
@@ -361,7 +367,8 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = Fals
         torch.manual_seed(cfg.seed + epoch)
         sampler.set_epoch(epoch)
         train_set.epoch = epoch
-        metrics = train_one_epoch(train_model, train_loader, optimizer, cfg, schedule, epoch, device, scaler, show)
+        metrics = train_one_epoch(train_model, train_loader, optimizer, cfg, schedule, epoch, device, scaler, show,
+                                  dtype)
         last = epoch + 1 == schedule.epochs
         if rank == 0 and ((epoch + 1) % schedule.eval_every == 0 or last):
             metrics = {"epoch": epoch + 1, "step": (epoch + 1) * schedule.steps_per_epoch, **metrics}
@@ -664,6 +671,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--seed", type=int, default=d.seed)
     opt.add_argument("--workers", type=int, default=d.workers)
     opt.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:1, ...")
+    opt.add_argument("--precision", default=d.precision, choices=PRECISIONS,
+                     help="auto: float16 on CUDA; bfloat16 when fine-tuning on a CPU with bfloat16 instructions; "
+                          "else float32")
     parser.add_argument("--arms-free-margin", type=float, metavar="MARGIN",
                         help="the model also reads every window with the arms hidden and answers with that reading "
                              "when its top probability is higher by MARGIN (the exercise model: 0.2; joint stream "
@@ -728,7 +738,7 @@ def config_from_args(args: argparse.Namespace, data: dict[str, Any]) -> TrainCon
         init_from=args.init_from,
         freeze=args.freeze if args.freeze is not None else (autoconfig.FINE_TUNE_FREEZE if args.init_from else 0),
         seed=args.seed, workers=args.workers, resume=args.resume, device=args.device,
-        arms_free_margin=args.arms_free_margin,
+        arms_free_margin=args.arms_free_margin, precision=args.precision,
     )
 
 
