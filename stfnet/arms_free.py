@@ -13,10 +13,13 @@ their scores) and re-scaling the rest as ``normalize`` would have without the ar
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor, nn
 
 from stfnet.layouts import Layout
+from stfnet.model import FocusMaps
 
 ARM_JOINTS = ("elbow", "wrist", "hand", "hand_tip", "thumb")  # below the shoulder, each l_... and r_...
 
@@ -32,7 +35,7 @@ class ArmsFreeSecondReading(nn.Module):
     ``coords`` channels are coordinates and, when ``has_score``, the next one is each joint's score (0: unseen).
     ``rescale``: the input was scaled by the mean bone length (``normalize``'s ``scale="bones"``), so the arms-free
     copy is scaled by the mean length of the other bones instead. ``forward_with_maps`` returns the maps of the batch
-    of ``2N`` whose first ``N`` rows are the input's own."""
+    of ``2N`` whose first ``N`` rows are the input's own (but see there for the features)."""
 
     def __init__(self, model: nn.Module, layout: Layout, coords: int, has_score: bool, rescale: bool,
                  temperature: float, margin: float, device: str | torch.device = "cpu") -> None:
@@ -71,18 +74,28 @@ class ArmsFreeSecondReading(nn.Module):
         mean = (lengths * both).sum(dim=(1, 2)) / count.clamp(min=1)
         return torch.where((count > 0) & (mean > 1e-6), mean, torch.ones_like(mean))
 
-    def choose(self, logits: Tensor) -> Tensor:
-        """``(2N, K)`` -> ``(N, K)``: the arms-free row where its top probability beats the plain one by the margin."""
-        plain, free = logits.reshape(2, -1, logits.shape[-1])
+    def arms_free_wins(self, logits: Tensor) -> Tensor:
+        """``(2N, K)`` -> ``(N,)``: whether the arms-free row's top probability beats the plain one's by the margin."""
         confidence = (logits / self.temperature).softmax(dim=-1).amax(dim=-1).reshape(2, -1)
-        return torch.where((confidence[1] > confidence[0] + self.margin)[:, None], free, plain)
+        return confidence[1] > confidence[0] + self.margin
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.choose(self.model(torch.cat([x, self.arms_hidden(x)])))
+        logits = self.model(torch.cat([x, self.arms_hidden(x)]))
+        plain, free = logits.reshape(2, -1, logits.shape[-1])
+        return torch.where(self.arms_free_wins(logits)[:, None], free, plain)
 
-    def forward_with_maps(self, x: Tensor) -> tuple[Tensor, object]:
+    def forward_with_maps(self, x: Tensor) -> tuple[Tensor, FocusMaps]:
+        """The answers and the maps of the input's own reading, except the features (what class evidence is drawn
+        from): for each sample, those of the reading that answered, so a squat read by the legs shows the legs."""
+        n = x.shape[0]
         logits, maps = self.model.forward_with_maps(torch.cat([x, self.arms_hidden(x)]))
-        return self.choose(logits), maps
+        wins = self.arms_free_wins(logits)
+        plain, free = logits.reshape(2, -1, logits.shape[-1])
+        if maps.features is not None:
+            shape = (n,) + (1,) * (maps.features.dim() - 1)
+            answered = torch.where(wins.view(shape), maps.features[n : 2 * n], maps.features[:n])
+            maps = dataclasses.replace(maps, features=torch.cat([answered, maps.features[n:]]))
+        return torch.where(wins[:, None], free, plain), maps
 
     def class_evidence(self, features: Tensor, classes: Tensor) -> Tensor:
         return self.model.class_evidence(features, classes)

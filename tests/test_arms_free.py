@@ -9,6 +9,7 @@ from stfnet.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from stfnet.features import NormalizeConfig, prepare
 from stfnet.layouts import get_layout
 from stfnet.mirror import MirrorAveraged
+from stfnet.model import FocusMaps
 
 OP18 = get_layout("openpose18")
 NORM = NormalizeConfig(num_frames=16, coords=2, use_score=True, center="first_frame", scale="bones")
@@ -28,7 +29,8 @@ def _checkpoint(extra: dict, stream: str = "joint") -> object:
 
 
 class _Scripted(nn.Module):
-    """Logits that depend only on whether the right wrist is seen: ``with_arms`` if so, else ``without``."""
+    """Logits that depend only on whether the right wrist is seen: ``with_arms`` if so, else ``without``; its
+    "features" are its input, so tests can tell which reading they came from."""
 
     def __init__(self, with_arms: list[float], without: list[float]) -> None:
         super().__init__()
@@ -37,6 +39,9 @@ class _Scripted(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seen = (x[:, 2, :, OP18.joints.index("r_wrist"), 0] > 0).any(dim=1, keepdim=True)
         return torch.where(seen, self.with_arms, self.without)
+
+    def forward_with_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, FocusMaps]:
+        return self(x), FocusMaps(mcf={}, mcf_grain_weights={}, tdf={}, features=x.permute(0, 4, 1, 2, 3))
 
 
 def test_arm_joints_are_the_elbows_and_wrists():
@@ -68,6 +73,11 @@ def test_the_arms_free_reading_wins_only_by_the_margin(free, expected):
     reading = ArmsFreeSecondReading(_Scripted(plain, free), OP18, 2, True, True, 1.0, 0.2)
     x = torch.from_numpy(prepare(*_skeleton(np.random.default_rng(1)), OP18, NORM, "joint")[None])
     torch.testing.assert_close(reading(x)[0], torch.tensor(free if expected == "free" else plain))
+    logits, maps = reading.forward_with_maps(x)
+    torch.testing.assert_close(logits, reading(x))
+    # class evidence is drawn from the features of the reading that answered
+    answered = reading.arms_hidden(x) if expected == "free" else x
+    torch.testing.assert_close(maps.features[:1], answered.permute(0, 4, 1, 2, 3))
 
 
 def test_checkpoint_setting_builds_the_second_reading_around_the_mirror_average(tmp_path):
