@@ -149,7 +149,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not all(isinstance(label, str) for label in ckpt.labels) or len(ckpt.labels) != ckpt.model_config.num_classes:
         raise CheckpointError(f"checkpoint {path} names {len(ckpt.labels)} classes for a model with "
                               f"{ckpt.model_config.num_classes}: it is damaged")
+    _check_answering(ckpt.extra, path)
     return ckpt
+
+
+# How a checkpoint asks to be answered: setting -> (lowest, highest) allowed, both inclusive.
+ANSWERING = {"temperature": (1e-3, 1e3), "min_confidence": (0.0, 1.0), "arms_free_margin": (0.0, 1.0)}
+
+
+def _check_answering(extra: dict[str, Any], path: Path) -> None:
+    """The answering settings (temperature, uncertainty threshold, arms-free margin) are numbers in range: they
+    come from the file, which may be damaged or foreign."""
+    if not isinstance(extra, dict):
+        raise CheckpointError(f"checkpoint {path} is incomplete or malformed (its 'extra' is not a mapping)")
+    for key, (low, high) in ANSWERING.items():
+        value = extra.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise CheckpointError(f"checkpoint {path} has {key} {str(value)[:40]!r}, expected a number from {low} "
+                                  f"to {high}: it is damaged")
 
 
 def load_weights(model: STFNet, ckpt: Checkpoint) -> None:

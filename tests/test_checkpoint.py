@@ -77,6 +77,9 @@ def _payload_with(tmp_path, **changes):
     ({"stream": "velocity"}, "stream 'velocity', which this version does not know"),
     ({"labels": ["a", "b", "c"]}, "names 3 classes for a model with 2"),
     ({"labels": [1, 2]}, "names 2 classes for a model with 2: it is damaged"),
+    ({"extra": {"arms_free_margin": "abc"}}, "has arms_free_margin 'abc', expected a number from 0.0 to 1.0"),
+    ({"extra": {"temperature": 0.0}}, "has temperature '0.0', expected a number"),
+    ({"extra": {"min_confidence": float("nan")}}, "has min_confidence 'nan'"),
 ])
 def test_a_checkpoint_with_an_unknown_stream_or_labels_is_one_sentence(tmp_path, capsys, changes, message):
     path = _payload_with(tmp_path, **changes)
