@@ -125,6 +125,20 @@ def test_resuming_with_other_settings_or_without_training_state_is_refused(tmp_p
         fit(tiny_train_config(data, tmp_path / "run", epochs=1, resume=True))
 
 
+def test_a_run_from_before_a_setting_existed_resumes_while_the_setting_is_at_its_default(tmp_path):
+    data = tmp_path / "d.pkl"
+    tiny_dataset(data)
+    fit(tiny_train_config(data, tmp_path / "run", epochs=1))
+    last = tmp_path / "run" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    for key in ("precision", "arms_free_margin"):  # settings added after such a run was made
+        del payload["extra"]["train_config"][key]
+    torch.save(payload, last)
+    assert fit(tiny_train_config(data, tmp_path / "run", epochs=1, resume=True))["final"]["epoch"] == 1
+    with pytest.raises(UserError, match="other settings"):
+        fit(tiny_train_config(data, tmp_path / "run", epochs=1, resume=True, precision="bf16"))
+
+
 def test_fine_tuning_keeps_the_backbone_and_frozen_blocks_fixed(tmp_path):
     data = tmp_path / "d.pkl"
     tiny_dataset(data)

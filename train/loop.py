@@ -337,7 +337,11 @@ def fit(cfg: TrainConfig, data: dict[str, Any] | None = None, quiet: bool = Fals
             raise CheckpointError(f"{out / 'last.pt'} holds no training state to resume from: start a new run "
                                   "with another --out")
         stored = {k: v for k, v in state.extra.get("train_config", {}).items() if k not in INCIDENTAL_SETTINGS}
-        if stored != {k: v for k, v in _config_summary(cfg).items() if k not in INCIDENTAL_SETTINGS}:
+        # a setting added since the run started is absent from it; at its default it changes nothing
+        defaults = _config_summary(TrainConfig(data=cfg.data, out=cfg.out))
+        current = {k: v for k, v in _config_summary(cfg).items()
+                   if k not in INCIDENTAL_SETTINGS and (k in stored or v != defaults.get(k))}
+        if stored != current:
             raise CheckpointError(f"{out} holds a run with other settings: resume it with the same options, or "
                                   "use another --out")
         model.load_state_dict(state.state_dict)
