@@ -7,7 +7,8 @@ others are kept). Every clip is replayed exactly as `main.py replay` does (Media
 calibrated probabilities, the label decision), and the predictions whose time falls within ``[start_s, end_s]``
 are counted: the clip's answer is the majority of the labels shown (state ``ok``) there; a clip where nothing
 was shown has no answer and counts as wrong. Each clip's line gives the share of each state seen (``ok``,
-``uncertain``, ``no_person``, ``warming_up``) and its top labels; the summary gives clip-level accuracy.
+``uncertain``, ``no_person``, ``warming_up``), its top labels and the share of its windows that showed the right
+label; the summary gives clip-level accuracy and that share averaged over the clips.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def score_clip(clip: Clip, predictions: list[Prediction]) -> dict[str, Any]:
         "answer": answer,
         "right": answer == clip.label,
         "predictions": len(inside),
+        "right_share": round(labels[clip.label] / max(1, len(inside)), 3),  # of the span's windows, all states
         "states": {s: round(states[s] / max(1, len(inside)), 3) for s in STATES},
         "labels": {name: count for name, count in labels.most_common(5)},
     }
@@ -111,11 +113,14 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
         states = " ".join(f"{s} {v:.0%}" for s, v in result["states"].items() if v)
         print(f"{'right' if result['right'] else 'WRONG':5}  {clip.file.name:28} {clip.label:16} -> "
-              f"{result['answer'] or '(nothing)':16} {states}", file=sys.stderr, flush=True)
+              f"{result['answer'] or '(nothing)':16} right {result['right_share']:.0%}  {states}", file=sys.stderr,
+              flush=True)
     right = sum(r["right"] for r in results)
     report = {"folder": str(args.folder), "model": str(checkpoint), "every_ms": args.every_ms,
               "min_confidence": recognizer.min_confidence, "clips": len(results), "right": right,
-              "accuracy": round(right / len(results), 4), "results": results}
+              "accuracy": round(right / len(results), 4),
+              "right_share_mean": round(sum(r["right_share"] for r in results) / len(results), 4),
+              "results": results}
     if args.out is not None:
         write_text(args.out, json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "results"}))
