@@ -74,28 +74,28 @@ class ArmsFreeSecondReading(nn.Module):
         mean = (lengths * both).sum(dim=(1, 2)) / count.clamp(min=1)
         return torch.where((count > 0) & (mean > 1e-6), mean, torch.ones_like(mean))
 
-    def arms_free_wins(self, logits: Tensor) -> Tensor:
-        """``(2N, K)`` -> ``(N,)``: whether the arms-free row's top probability beats the plain one's by the margin."""
+    def answer(self, logits: Tensor) -> tuple[Tensor, Tensor]:
+        """``(2N, K)`` logits of both readings -> the answers ``(N, K)`` and whether the arms-free reading gave each
+        ``(N,)``: it does where its top probability beats the plain one's by the margin."""
+        plain, free = logits.reshape(2, -1, logits.shape[-1])
         confidence = (logits / self.temperature).softmax(dim=-1).amax(dim=-1).reshape(2, -1)
-        return confidence[1] > confidence[0] + self.margin
+        wins = confidence[1] > confidence[0] + self.margin
+        return torch.where(wins[:, None], free, plain), wins
 
     def forward(self, x: Tensor) -> Tensor:
-        logits = self.model(torch.cat([x, self.arms_hidden(x)]))
-        plain, free = logits.reshape(2, -1, logits.shape[-1])
-        return torch.where(self.arms_free_wins(logits)[:, None], free, plain)
+        return self.answer(self.model(torch.cat([x, self.arms_hidden(x)])))[0]
 
     def forward_with_maps(self, x: Tensor) -> tuple[Tensor, FocusMaps]:
         """The answers and the maps of the input's own reading, except the features (what class evidence is drawn
         from): for each sample, those of the reading that answered, so a squat read by the legs shows the legs."""
         n = x.shape[0]
         logits, maps = self.model.forward_with_maps(torch.cat([x, self.arms_hidden(x)]))
-        wins = self.arms_free_wins(logits)
-        plain, free = logits.reshape(2, -1, logits.shape[-1])
+        answers, wins = self.answer(logits)
         if maps.features is not None:
             shape = (n,) + (1,) * (maps.features.dim() - 1)
             answered = torch.where(wins.view(shape), maps.features[n : 2 * n], maps.features[:n])
             maps = dataclasses.replace(maps, features=torch.cat([answered, maps.features[n:]]))
-        return torch.where(wins[:, None], free, plain), maps
+        return answers, maps
 
     def class_evidence(self, features: Tensor, classes: Tensor) -> Tensor:
         return self.model.class_evidence(features, classes)
