@@ -23,7 +23,6 @@ from stfnet.layouts import Layout
 from stfnet.mirror import mirror_permutation
 
 LOWER_BODY = ("knee", "ankle", "foot", "heel", "toe")
-ARM = ARM_JOINTS  # joints below the shoulder, each named l_... and r_...
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def arm_joints(layout: Layout) -> list[tuple[int, list[int]]]:
     """For each side the layout has: its shoulder and the joints of that arm below it."""
     sides = []
     for side in ("l_", "r_"):
-        arm = [layout.joints.index(side + name) for name in ARM if side + name in layout.joints]
+        arm = [layout.joints.index(side + name) for name in ARM_JOINTS if side + name in layout.joints]
         if side + "shoulder" in layout.joints and arm:
             sides.append((layout.joints.index(side + "shoulder"), arm))
     return sides
