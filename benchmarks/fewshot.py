@@ -1,6 +1,6 @@
 """`bench fewshot`: how well a backbone learns new actions from a few examples, trained as the Teach panel trains.
 
-    python main.py bench fewshot --backbone exercise --data utd_op18.pkl [--shots 1 5 10] [--draws 3]
+    python main.py bench fewshot --data utd_op18.pkl [--backbone NAME_OR_PATH] [--shots 1 5 10] [--draws 3]
 
 For every k in ``--shots`` and every draw (seed), k training samples per class are drawn at random from the
 dataset's training split; the model is fine-tuned from the backbone exactly as the GUI does (``main.py train
@@ -26,7 +26,7 @@ import torch
 
 from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import UserError
-from stfnet.shipped import resolve_model
+from stfnet.shipped import resolve_model, teach_backbone
 from train.baselines import baseline_accuracies
 from train.data.dataset import SkeletonDataset
 from train.data.format import load_dataset, split_annotations
@@ -65,7 +65,8 @@ def test_top1(checkpoint: Path, test: list[dict[str, Any]], fps: float | None) -
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default=None, metavar="NAME_OR_PATH",
-                        help="shipped model or checkpoint to fine-tune from (default: the default model)")
+                        help="shipped model or checkpoint to fine-tune from (default: the one the Teach panel "
+                             "starts from while the default model runs)")
     parser.add_argument("--data", required=True, help="dataset with a training and a test split, in the "
                                                       "backbone's layout")
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10], help="samples per class")
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    backbone = resolve_model(args.backbone)
+    backbone = resolve_model(args.backbone) if args.backbone else teach_backbone(resolve_model(None))
     layout = load_checkpoint(backbone).layout
     data = load_dataset(args.data)
     train_name = resolve_train_split(data, args.train_split)

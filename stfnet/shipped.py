@@ -4,6 +4,7 @@
     resolve_model("gestures")    # a shipped model by name
     resolve_model("runs/x.pt")   # any checkpoint file
     shipped_models()             # [ShippedModel(name, path, title), ...], the default first
+    teach_backbone(path)         # what the Teach panel fine-tunes when this model is in use
 
 Every command that takes ``--model`` resolves it here, so a name means the same everywhere.
 """
@@ -13,10 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from stfnet.checkpoint import load_checkpoint
 from stfnet.errors import CheckpointError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL = "exercise"
+# New actions are learned from this one: half the width of the default, so fine-tuning takes a third of the CPU,
+# and it learns new actions better in that time (README, "Teaching new actions: few-shot").
+TEACH_BACKBONE = "exercise-small"
 
 
 @dataclass(frozen=True)
@@ -73,3 +78,19 @@ def model_title(path: Path) -> str:
     if path.stem in ("final", "best", "last") and path.parent.name:
         return f"{path.parent.name}/{path.name}"
     return path.name
+
+
+def teach_backbone(in_use: Path, assets: Path | None = None) -> Path:
+    """The checkpoint to fine-tune new actions from while ``in_use`` runs: the shipped Teach backbone when
+    ``in_use`` is another shipped model that reads the same skeletons (layout and coordinates), else ``in_use``
+    itself (your own models, and checkpoints opened from elsewhere, are their own starting point)."""
+    folder = (assets or ASSETS).resolve()
+    backbone = folder / f"{TEACH_BACKBONE}.pt"
+    if Path(in_use).resolve().parent != folder or not backbone.is_file():
+        return in_use
+    try:
+        mine, theirs = load_checkpoint(in_use), load_checkpoint(backbone)
+    except CheckpointError:
+        return in_use
+    same_input = mine.layout == theirs.layout and mine.normalize.coords == theirs.normalize.coords
+    return backbone if same_input else in_use

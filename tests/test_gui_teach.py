@@ -66,6 +66,7 @@ def test_record_two_actions_train_and_the_new_labels_are_recognised(qtbot, tmp_p
     window.teach.train_arguments = ("--steps", "30", "--batch-size", "6", "--lr", "0.05")
     panel.train.click()
     assert window.teach.training()
+    assert window.teach._process.processEnvironment().value("OMP_NUM_THREADS") == "1"  # a core left to the video
     qtbot.waitUntil(lambda: not window.teach.training(), timeout=120_000)
     assert panel.progress.value() == 100, panel.train_status.text()
     assert session.model_path.is_file() and (models_dir() / "my-moves" / "model.pt") == session.model_path
