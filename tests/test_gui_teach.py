@@ -14,6 +14,8 @@ from realtime_fakes import FakeCapture
 
 import realtime.gui.teach_controller as teach_controller
 from realtime.teach import TeachSession, models_dir
+from stfnet.checkpoint import load_checkpoint
+from stfnet.shipped import resolve_model
 from train.data.format import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,25 @@ def test_record_two_actions_train_and_the_new_labels_are_recognised(qtbot, tmp_p
     # More samples, then train again: the new sample is in the data the second run reads.
     _record(qtbot, window, pose, "wave")
     assert TeachSession.open("my-moves", window._model.layout).counts() == {"wave": 4, "kick": 3}
+
+
+@pytest.mark.slow
+def test_while_the_default_model_runs_new_actions_are_learned_from_the_teach_backbone(qtbot, tmp_path, home):
+    pose = ActingPose()
+    window = open_window(qtbot, config(camera=fake_camera(FakeCapture(period=0.02)),
+                                       pose=lambda model, people=1: pose), checkpoint=str(resolve_model(None)))
+    qtbot.waitUntil(lambda: window._model is not None, timeout=30_000)
+    panel = window.teach_panel
+    for action in ("wave", "kick"):
+        for _ in range(2):
+            _record(qtbot, window, pose, action)
+    window.teach.train_arguments = ("--steps", "10", "--batch-size", "4")
+    panel.train.click()
+    assert "from Exercise and sport, small" in panel.train_status.text()
+    qtbot.waitUntil(lambda: not window.teach.training(), timeout=120_000)
+    assert panel.progress.value() == 100, panel.train_status.text()
+    taught = load_checkpoint(models_dir() / "my-actions" / "model.pt")
+    assert taught.labels == ["wave", "kick"] and taught.model_config.base_channels == 32  # exercise-small's width
 
 
 def test_cancel_stops_training_cleanly(qtbot, tmp_path, home):
