@@ -6,48 +6,40 @@ import shutil
 from pathlib import Path
 
 import pytest
+from realtime_fakes import tiny_checkpoint
 
-from stfnet.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from stfnet.features import NormalizeConfig
-from stfnet.model import STFNet, STFNetConfig
+from stfnet.checkpoint import load_checkpoint
 from stfnet.shipped import ASSETS, DEFAULT_MODEL, TEACH_BACKBONE, resolve_model, teach_backbone
-
-
-def _checkpoint(path: Path, layout: str = "openpose18", coords: int = 2) -> Path:
-    cfg = STFNetConfig(layout=layout, num_classes=3, base_channels=8, in_channels=coords + 1)
-    save_checkpoint(make_checkpoint(STFNet(cfg).eval(), ["a", "b", "c"], "joint",
-                                    NormalizeConfig(num_frames=16, coords=coords)), path)
-    return path
 
 
 @pytest.fixture
 def assets(tmp_path):
     folder = tmp_path / "assets"
     folder.mkdir()
-    _checkpoint(folder / f"{TEACH_BACKBONE}.pt")
+    tiny_checkpoint(folder / f"{TEACH_BACKBONE}.pt")
     return folder
 
 
 def test_a_shipped_model_of_the_same_skeletons_teaches_from_the_backbone(assets):
-    in_use = _checkpoint(assets / "webcam.pt")
+    in_use = tiny_checkpoint(assets / "webcam.pt")
     assert teach_backbone(in_use, assets) == (assets / f"{TEACH_BACKBONE}.pt").resolve()
 
 
 @pytest.mark.parametrize("layout, coords", [("ntu25", 3), ("openpose18", 3)], ids=["other layout", "3D"])
 def test_a_shipped_model_of_other_skeletons_teaches_from_itself(assets, layout, coords):
-    in_use = _checkpoint(assets / "kinect.pt", layout, coords)
+    in_use = tiny_checkpoint(assets / "kinect.pt", layout, coords=coords)
     assert teach_backbone(in_use, assets) == in_use
 
 
 def test_your_own_models_and_opened_checkpoints_teach_from_themselves(assets, tmp_path):
     folder = tmp_path / "models" / "my-moves"
     folder.mkdir(parents=True)
-    mine = _checkpoint(folder / "model.pt")
+    mine = tiny_checkpoint(folder / "model.pt")
     assert teach_backbone(mine, assets) == mine
 
 
 def test_without_the_backbone_or_with_a_broken_one_the_model_in_use_teaches(assets):
-    in_use = _checkpoint(assets / "webcam.pt")
+    in_use = tiny_checkpoint(assets / "webcam.pt")
     (assets / f"{TEACH_BACKBONE}.pt").write_bytes(b"not a checkpoint")
     assert teach_backbone(in_use, assets) == in_use
     (assets / f"{TEACH_BACKBONE}.pt").unlink()
