@@ -19,8 +19,8 @@ from stfnet.errors import CheckpointError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL = "exercise"
-# New actions are learned from this one: half the width of the default, so fine-tuning takes a third of the CPU,
-# and it learns new actions better in that time (README, "Teaching new actions: few-shot").
+# New actions are learned from this one: half the width of the default, so a fine-tuning step takes two fifths of
+# the CPU, and in less time it learns new actions better (README, "Teaching new actions: few-shot").
 TEACH_BACKBONE = "exercise-small"
 
 
