@@ -21,6 +21,7 @@ Problems the user can fix (no camera, a missing, unreadable or truncated file) r
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
@@ -49,6 +50,12 @@ MAX_FPS = 1000.0  # the largest rate a user may give
 OPENPOSE_LAYOUTS = {18: "openpose18", 25: "body25"}  # joints per person -> source layout
 SKELETON_LAYOUTS = {17: "coco17", 18: "openpose18", 20: "kinect20", 25: "ntu25"}
 _S = TypeVar("_S", bound="_Closing")
+
+# FFmpeg inside OpenCV prints its own complaint about a damaged file ("moov atom not found") to the terminal before
+# we can say one sentence about it. It reads this level once, when the process opens its first video; ``--verbose``
+# (STFNET_VERBOSE) and a level the user set keep its messages.
+if not os.environ.get("STFNET_VERBOSE"):
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ A checkpoint file is a plain dict of tensors and primitives (loadable with ``wei
 from __future__ import annotations
 
 import dataclasses
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,13 +123,23 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
         torch.save(payload, f)
 
 
+# How torch's weights-only unpickler names a global it will not load.
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickles it did not write; the sentence below is enough
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
+        refused = _REFUSED_GLOBAL.search(str(exc))
+        if refused:  # a pickle that would call something: weights_only refused it, and we say what it wanted
+            raise CheckpointError(f"{path} is not a safe checkpoint: it asks to load '{refused.group(1)}', which a "
+                                  f"checkpoint never needs") from None
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an STF-Net checkpoint (no '{FORMAT}' marker)")

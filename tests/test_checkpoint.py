@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import pickle
+import zipfile
 
 import pytest
 import torch
@@ -11,6 +13,16 @@ from stfnet.errors import CheckpointError
 from stfnet.features import NormalizeConfig
 
 TINY = {"base_channels": 8}
+
+
+class Payload:
+    """Unpickling this creates ``marker``: the proof that a file ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
 
 
 def test_round_trip_keeps_weights_outputs_and_metadata(tmp_path):
@@ -61,6 +73,22 @@ def test_unreadable_files_are_named(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an STF-Net checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_a_checkpoint_that_would_run_code_says_what_it_asked_for_and_runs_nothing(tmp_path, recwarn):
+    marker = tmp_path / "ran"
+    torch.save({"format": "x", "weights": Payload(marker)}, tmp_path / "evil.pt")
+    refused = r"evil.pt is not a safe checkpoint: it asks to load '(io|builtins)\.open', which a checkpoint never"
+    with pytest.raises(CheckpointError, match=refused):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not marker.exists()
+    with zipfile.ZipFile(tmp_path / "protocol4.pt", "w") as archive:  # a pickle protocol torch does not write
+        archive.writestr("archive/data.pkl", pickle.dumps({"weights": Payload(marker)}, protocol=4))
+        archive.writestr("archive/version", "3\n")
+    with pytest.raises(CheckpointError, match="protocol4.pt is not a readable checkpoint"):
+        load_checkpoint(tmp_path / "protocol4.pt")
+    assert not marker.exists()
+    assert not recwarn.list  # torch's warning about the pickle protocol does not reach the user
 
 
 def _payload_with(tmp_path, **changes):

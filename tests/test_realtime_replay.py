@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import cv2
 import pytest
@@ -35,6 +39,22 @@ def _one_sentence(capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
     return err
+
+
+def test_ffmpeg_says_nothing_of_a_damaged_video_unless_verbose(tmp_path, checkpoint_path):
+    """FFmpeg writes to the terminal itself, past Python's stderr, so only a separate process shows it."""
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00not a video" * 1000)  # FFmpeg's mp4 reader: "moov atom not found"
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_FFMPEG_LOGLEVEL", "STFNET_VERBOSE")}
+    command = [sys.executable, str(root / "main.py"), "replay", str(garbage), "--checkpoint", str(checkpoint_path),
+               "--out", str(tmp_path / "t.json")]
+    quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 2
+    assert quiet.stderr.strip().splitlines() == [f"error: video file {garbage} cannot be read; it is damaged or not "
+                                                 f"a video format OpenCV can decode"]
+    verbose = subprocess.run([*command, "--verbose"], env=env, capture_output=True, text=True, timeout=300)
+    assert verbose.returncode == 2 and "moov atom not found" in verbose.stderr
 
 
 def test_replay_writes_timeline_csv_and_annotated_video(tmp_path, checkpoint_path, fake_pose, capsys):
