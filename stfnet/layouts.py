@@ -231,7 +231,11 @@ def get_layout(name_or_path: str | Path | Layout) -> Layout:
         return BUILTIN_LAYOUTS[key]
     path = Path(key)
     if path.suffix.lower() == ".json":
-        return Layout.from_dict(_read_layout_file(path))
+        content = _read_layout_file(path)
+        try:
+            return Layout.from_dict(content)
+        except LayoutError as exc:  # name the file: the message alone does not say which one is wrong
+            raise LayoutError(f"{path}: {exc}") from None
     known = ", ".join(sorted(BUILTIN_LAYOUTS))
     raise LayoutError(f"unknown layout '{key}': use one of {known} or a path to a layout .json file")
 

@@ -62,6 +62,8 @@ def resolve_model(name_or_path: str | Path | None, assets: Path | None = None) -
     path = Path(text).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     names = ", ".join(m.name for m in shipped_models(folder)) or "none installed"
     if text.endswith(".pt") or "/" in text or "\\" in text:
         raise CheckpointError(f"checkpoint {path} does not exist (shipped models: {names})")

@@ -66,6 +66,8 @@ def test_loading_into_another_layout_or_class_count_says_so(tmp_path):
 def test_unreadable_files_are_named(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint file"):
+        load_checkpoint(tmp_path)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="junk.pt is not a readable checkpoint"):

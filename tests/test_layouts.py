@@ -66,9 +66,13 @@ def test_unknown_layout_name_lists_the_known_ones():
         get_layout("body99")
 
 
-def test_missing_layout_file_is_named(tmp_path):
+def test_missing_or_malformed_layout_file_is_named(tmp_path):
     with pytest.raises(LayoutError, match="does not exist"):
         get_layout(str(tmp_path / "nope.json"))
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps({"name": "x", "joints": ["a"]}))
+    with pytest.raises(LayoutError, match=r"short\.json: layout is missing the field\(s\) center, edges, parts$"):
+        get_layout(str(path))
 
 
 @pytest.mark.parametrize("source, target", sorted(REMAPS))

@@ -158,6 +158,8 @@ def test_an_unknown_model_name_gives_one_sentence_and_exit_2(tmp_path, capsys):
         assert main([*command, "--model", "no-such-model"]) == 2
         err = _one_sentence(capsys)
         assert "unknown model 'no-such-model'" in err and "gestures" in err
+        assert main([*command, "--model", str(tmp_path)]) == 2
+        assert _one_sentence(capsys) == f"error: {tmp_path} is a folder, not a checkpoint file"
     assert not (tmp_path / "t.json").exists()
 
 
