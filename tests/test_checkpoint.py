@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 import torch
+from hostile import Payload
 
 from main import main
 from stfnet import STFNet, STFNetConfig
@@ -13,16 +14,6 @@ from stfnet.errors import CheckpointError
 from stfnet.features import NormalizeConfig
 
 TINY = {"base_channels": 8}
-
-
-class Payload:
-    """Unpickling this creates ``marker``: the proof that a file ran code."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
 
 
 def test_round_trip_keeps_weights_outputs_and_metadata(tmp_path):

@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from hostile import Payload
 from realtime_fakes import tiny_checkpoint
 from train_helpers import tiny_dataset
 
@@ -15,18 +16,6 @@ from main import main
 from stfnet.errors import DatasetError
 from train.data import safe_pickle
 from train.data.format import load_dataset, make_annotation, save_dataset
-
-
-class Payload:
-    """Unpickling this creates ``marker``: the proof that a file ran code."""
-
-    def __init__(self, marker, call=open):
-        self.marker, self.call = str(marker), call
-
-    def __reduce__(self):
-        if self.call is open:
-            return open, (self.marker, "w")
-        return self.call, (f"open({self.marker!r}, 'w')",)
 
 
 def malicious_dataset(path, marker, call=open):
